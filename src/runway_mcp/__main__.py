@@ -1,0 +1,3 @@
+from runway_mcp import main
+
+main()

@@ -1,0 +1,174 @@
+"""Settings, read once from the environment and passed down explicitly.
+
+The API key is a `SecretStr`: its repr, str and any model dump show `**********`. The only place
+that reads its value is the upstream client, when it builds the `Authorization` header.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from runway_mcp.catalog import DEFAULT_RUNWAY_VERSION, MIN_POLL_INTERVAL_SECONDS, Provider
+from runway_mcp.ledger import default_ledger_path
+
+DEFAULT_BASE_URLS: dict[Provider, str] = {
+    "cometapi": "https://api.cometapi.com",
+    "runway": "https://api.dev.runwayml.com",
+}
+# Route prefix under the base URL, per provider: CometAPI mirrors Runway's `/v1` under `/runwayml/v1`.
+API_PREFIXES: dict[Provider, str] = {"cometapi": "/runwayml/v1", "runway": "/v1"}
+KEY_VARIABLES: dict[Provider, str] = {"cometapi": "COMETAPI_KEY", "runway": "RUNWAYML_API_SECRET"}
+BASE_URL_VARIABLES: dict[Provider, str] = {"cometapi": "COMETAPI_BASE_URL", "runway": "RUNWAYML_BASE_URL"}
+
+
+class SettingsError(ValueError):
+    """A configuration value is unusable; the message names the variable and how to fix it."""
+
+
+def normalise_base_url(raw: str) -> str:
+    """`https://host/`, `https://host/v1` and `https://host/runwayml/v1` all mean `https://host`.
+
+    OpenAI-style configurations often end the base URL in `/v1`; routes are built as
+    `{base}{prefix}/...`, so a suffix that duplicates the prefix is dropped.
+    """
+    url = raw.strip().rstrip("/")
+    for suffix in ("/runwayml/v1", "/v1"):
+        if url.endswith(suffix):
+            url = url[: -len(suffix)]
+            break
+    return url.rstrip("/")
+
+
+class Settings(BaseModel):
+    """Everything the server needs to know about its environment."""
+
+    model_config = ConfigDict(frozen=True)
+
+    provider: Provider = "cometapi"
+    api_key: SecretStr | None = Field(default=None, description="CometAPI key (or Runway secret).")
+    base_url: str = DEFAULT_BASE_URLS["cometapi"]
+    runway_version: str = DEFAULT_RUNWAY_VERSION
+    connect_timeout: float = Field(default=10.0, gt=0)
+    read_timeout: float = Field(default=60.0, gt=0)
+    # Total time a read (GET) may spend retrying transient failures before giving up.
+    retry_budget_seconds: float = Field(default=30.0, ge=0)
+    max_retries: int = Field(default=4, ge=0)
+    # First retry delay; it doubles per attempt up to 8 s, with +-25 % jitter (Runway's SDK starts at 0.5 s).
+    retry_backoff_seconds: float = Field(default=0.5, ge=0)
+    # A task this server created is reported as PENDING (not "not found") while younger than this.
+    fresh_task_grace_seconds: float = Field(default=120.0, ge=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    data_dir: Path | None = None
+    output_dir: Path | None = None
+    # Local files as media inputs: on for stdio (the caller is the machine's owner).
+    allow_local_files: bool = True
+    allowed_dirs: tuple[Path, ...] = ()
+    # Waiting: Runway asks for no more than one poll per 5 s; lower values apply only to a loopback upstream.
+    poll_interval_seconds: float = Field(default=5.0, gt=0)
+    wait_default_seconds: float = Field(default=50.0, ge=0)
+    wait_max_seconds: float = Field(default=300.0, ge=0)
+    # Downloads of task outputs.
+    allow_local_downloads: bool = True
+    max_download_mb: float = Field(default=512.0, gt=0)
+    download_timeout_seconds: float = Field(default=300.0, gt=0)
+    # Hosts whose plain-HTTP output URLs may be downloaded (only the local sandbox needs this).
+    insecure_download_hosts: tuple[str, ...] = ()
+    ledger_enabled: bool = True
+
+    @field_validator("base_url")
+    @classmethod
+    def _normalise_base_url(cls, value: str) -> str:
+        url = normalise_base_url(value)
+        if not url.startswith(("https://", "http://")):
+            raise ValueError(f"base URL must start with https:// (got {value!r})")
+        return url
+
+    @property
+    def api_prefix(self) -> str:
+        return API_PREFIXES[self.provider]
+
+    @property
+    def key_variable(self) -> str:
+        """The environment variable a user sets to give this provider's key."""
+        return KEY_VARIABLES[self.provider]
+
+    @property
+    def upstream_is_loopback(self) -> bool:
+        host = self.base_url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+        return host in ("127.0.0.1", "localhost", "::1")
+
+    @property
+    def effective_poll_interval(self) -> float:
+        """The configured poll interval, never under Runway's 5 s against a real (non-loopback) upstream."""
+        if self.upstream_is_loopback:
+            return self.poll_interval_seconds
+        return max(self.poll_interval_seconds, MIN_POLL_INTERVAL_SECONDS)
+
+    def output_directory(self) -> Path:
+        """Where downloads go: RUNWAY_MCP_OUTPUT_DIR, else a per-user videos directory."""
+        return self.output_dir or Path(platformdirs.user_videos_dir()) / "runway-mcp"
+
+    def ledger_path(self) -> Path | None:
+        """The ledger's database file, or None when the ledger is turned off."""
+        if not self.ledger_enabled:
+            return None
+        return default_ledger_path(self.data_dir)
+
+    def allowed_roots(self) -> tuple[Path, ...]:
+        """Directories local media may be read from: RUNWAY_MCP_ALLOWED_DIRS, else the home directory."""
+        return self.allowed_dirs or (Path.home(),)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from environment variables (documented in the README's table)."""
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        provider = (get("RUNWAY_MCP_PROVIDER") or "cometapi").lower()
+        if provider not in API_PREFIXES:
+            raise SettingsError(f"RUNWAY_MCP_PROVIDER must be 'cometapi' or 'runway' (got {provider!r}).")
+        values: dict[str, object] = {"provider": provider}
+        key = get(KEY_VARIABLES[provider])
+        if key is not None:
+            values["api_key"] = SecretStr(key)
+        base = get(BASE_URL_VARIABLES[provider]) or DEFAULT_BASE_URLS[provider]
+        values["base_url"] = base
+        simple = {
+            "RUNWAY_VERSION": "runway_version",
+            "RUNWAY_MCP_CONNECT_TIMEOUT": "connect_timeout",
+            "RUNWAY_MCP_READ_TIMEOUT": "read_timeout",
+            "RUNWAY_MCP_RETRY_BUDGET": "retry_budget_seconds",
+            "RUNWAY_MCP_MAX_RETRIES": "max_retries",
+            "RUNWAY_MCP_LOG_LEVEL": "log_level",
+            "RUNWAY_MCP_DATA_DIR": "data_dir",
+            "RUNWAY_MCP_OUTPUT_DIR": "output_dir",
+            "RUNWAY_MCP_POLL_INTERVAL": "poll_interval_seconds",
+            "RUNWAY_MCP_WAIT_DEFAULT_SECONDS": "wait_default_seconds",
+            "RUNWAY_MCP_MAX_WAIT_SECONDS": "wait_max_seconds",
+            "RUNWAY_MCP_MAX_DOWNLOAD_MB": "max_download_mb",
+            "RUNWAY_MCP_DOWNLOAD_TIMEOUT": "download_timeout_seconds",
+            "RUNWAY_MCP_LEDGER": "ledger_enabled",
+        }
+        for variable, name in simple.items():
+            value = get(variable)
+            if value is not None:
+                values[name] = value.upper() if name == "log_level" else value
+        allowed = get("RUNWAY_MCP_ALLOWED_DIRS")
+        if allowed is not None:
+            values["allowed_dirs"] = tuple(
+                Path(part).expanduser() for part in allowed.split(os.pathsep) if part.strip()
+            )
+        values.update(overrides)
+        try:
+            return cls.model_validate(values)
+        except ValueError as exc:
+            raise SettingsError(f"Invalid configuration: {exc}") from None

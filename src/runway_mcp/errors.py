@@ -1,0 +1,82 @@
+"""One family of errors for everything that can go wrong outside the server's own code.
+
+Each message is written for the model that called the tool: what happened and what to do next.
+`upstream.py` raises them; `server.py` turns them into tool errors in one place.
+"""
+
+from __future__ import annotations
+
+
+class RunwayMCPError(Exception):
+    """Base class: `str(exc)` is the message the calling model reads."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InputError(RunwayMCPError):
+    """The caller's arguments cannot be sent: nothing was sent upstream and nothing was spent."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"- {p}" for p in problems)
+        super().__init__(f"Invalid input, nothing was sent and no credits were spent:\n{lines}")
+
+
+class ConfigurationError(RunwayMCPError):
+    """The server is not set up to make this call (for example no API key)."""
+
+
+class UpstreamError(RunwayMCPError):
+    """The upstream answered with an error, or could not be reached or understood."""
+
+    retryable: bool = False
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def definite_refusal(self) -> bool:
+        """The upstream answered 3xx/4xx: it did not take the request, so nothing was created."""
+        return self.status is not None and 300 <= self.status < 500 and self.status != 429
+
+
+class AuthenticationError(UpstreamError):
+    """401/403: the key is missing, wrong, or lacks access."""
+
+
+class RejectedError(UpstreamError):
+    """400 (or 402/422): the upstream refused the request as sent; fix the input."""
+
+
+class NotFoundError(UpstreamError):
+    """404 for a resource, or `task_not_exist` for a task id."""
+
+
+class NotSupportedError(UpstreamError):
+    """The provider does not offer this route (404/405 for the route itself)."""
+
+
+class RateLimitedError(UpstreamError):
+    """429: too many requests, or the daily generation cap."""
+
+    retryable = True
+
+
+class UnavailableError(UpstreamError):
+    """5xx, timeouts and connection failures on a request that is safe to repeat."""
+
+    retryable = True
+
+
+class AmbiguousCreateError(UpstreamError):
+    """A create may have reached the upstream, and may have created a billed task, but we cannot tell."""
+
+
+class BadResponseError(UpstreamError):
+    """The upstream answered with something that is not the documented JSON (HTML, redirect, junk)."""
+
+    retryable = True
