@@ -1,0 +1,403 @@
+"""The local record of every task this server creates: a small SQLite file that survives restarts.
+
+Tasks cost the user money, so the ledger is what lets an agent find a task again after a crash, a
+restart or a lost reply, and what makes an idempotent create return the original task. It is a side
+record, never a gate: if the file cannot be opened or written (missing permissions, a corrupt file,
+a locked database, a full disk) the ledger logs one warning, carries on disabled (or skips that one
+operation) and every method answers with a neutral value instead of raising.
+
+All SQLite work runs on one worker thread at a time (an anyio limiter of one over a connection
+opened with `check_same_thread=False`), so the event loop never blocks on disk.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import json
+import logging
+import re
+import sqlite3
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+import anyio
+import anyio.to_thread
+import platformdirs
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Ledger",
+    "TaskRecord",
+    "canonical_request_hash",
+    "default_ledger_path",
+    "sanitize_params",
+]
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION: Final = 1
+DEFAULT_BUSY_TIMEOUT_SECONDS: Final = 2.0
+LEDGER_FILE_NAME: Final = "tasks.sqlite3"
+
+# A data URI with a base64 payload; only the head is matched, the payload is never copied whole.
+_DATA_URI_HEAD: Final = re.compile(r"data:(?P<media_type>[^;,]*)(?:;[^;,]*)*?;base64,", re.IGNORECASE)
+_DATA_URI_HEAD_MAX: Final = 512
+# Base64 is decoded in slices that are a multiple of 4 characters, so each slice stands alone.
+_BASE64_CHUNK: Final = 4 * 64 * 1024
+
+_SCHEMA: Final = f"""
+BEGIN IMMEDIATE;
+CREATE TABLE IF NOT EXISTS tasks (
+    task_id TEXT PRIMARY KEY, endpoint TEXT NOT NULL, model TEXT NOT NULL, prompt TEXT,
+    params TEXT NOT NULL DEFAULT '{{}}', created_at REAL NOT NULL,
+    status TEXT NOT NULL, progress REAL, outputs TEXT NOT NULL DEFAULT '[]',
+    failure TEXT, failure_code TEXT, updated_at REAL, downloads TEXT NOT NULL DEFAULT '[]',
+    idempotency_key TEXT, request_hash TEXT, owner TEXT
+);
+-- coalesce: SQLite treats NULLs as distinct in a unique index, and the stdio server has no owner.
+CREATE UNIQUE INDEX IF NOT EXISTS tasks_owner_idempotency_key
+    ON tasks (coalesce(owner, ''), idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS tasks_created_at ON tasks (created_at);
+PRAGMA user_version = {SCHEMA_VERSION};
+COMMIT;
+"""
+
+_INSERT: Final = """
+INSERT INTO tasks (task_id, endpoint, model, prompt, params, created_at, status, progress, outputs,
+                   failure, failure_code, updated_at, downloads, idempotency_key, request_hash, owner)
+VALUES (:task_id, :endpoint, :model, :prompt, :params, :created_at, :status, :progress, :outputs,
+        :failure, :failure_code, :updated_at, :downloads, :idempotency_key, :request_hash, :owner)
+ON CONFLICT (task_id) DO NOTHING
+"""
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """One created task as the ledger keeps it: what was asked for, and the last status seen."""
+
+    task_id: str
+    endpoint: str
+    model: str
+    prompt: str | None
+    params: dict[str, Any]
+    created_at: float
+    status: str
+    progress: float | None = None
+    outputs: list[str] = field(default_factory=list)
+    failure: str | None = None
+    failure_code: str | None = None
+    updated_at: float | None = None
+    downloads: list[str] = field(default_factory=list)
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    owner: str | None = None
+
+
+def default_ledger_path(data_dir: Path | None = None) -> Path:
+    """Where the ledger lives: `data_dir` when the caller has one, else the user's data directory."""
+    base = (
+        data_dir.expanduser()
+        if data_dir is not None
+        else Path(platformdirs.user_data_dir("runway-mcp", appauthor=False))
+    )
+    return base / LEDGER_FILE_NAME
+
+
+def sanitize_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of `params` with every base64 data URI replaced by its type, decoded size and sha256.
+
+    Walks nested mappings and lists; every other value is kept as it is. The ledger stores this, so
+    it never holds media bytes, and the request hash uses it, so a huge payload is hashed once.
+    """
+    return {key: _sanitize_value(value) for key, value in params.items()}
+
+
+def canonical_request_hash(endpoint: str, body: Mapping[str, Any]) -> str:
+    """sha256 hex of a create request in canonical JSON (sorted keys, compact, data URIs summarised).
+
+    Two requests hash alike exactly when they ask for the same thing, whatever the key order.
+    """
+    canonical = _dumps({"endpoint": endpoint, "body": sanitize_params(body)})
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _sanitize_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return _summarise_data_uri(value) or value
+    if isinstance(value, Mapping):
+        return {key: _sanitize_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_sanitize_value(item) for item in value]
+    return value
+
+
+def _summarise_data_uri(value: str) -> dict[str, Any] | None:
+    head = _DATA_URI_HEAD.match(value[:_DATA_URI_HEAD_MAX])
+    if head is None:
+        return None
+    start = head.end()
+    length = len(value) - start
+    digest = hashlib.sha256()
+    try:
+        for offset in range(start, len(value), _BASE64_CHUNK):
+            digest.update(binascii.a2b_base64(value[offset : offset + _BASE64_CHUNK], strict_mode=True))
+    except ValueError:
+        # Not valid base64: still never stored, and hashing the text keeps distinct payloads distinct.
+        text_digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+        summary: dict[str, Any] = {"bytes": None, "sha256": text_digest, "invalid_base64": True}
+    else:
+        padding = 2 if value.endswith("==") else 1 if value.endswith("=") else 0
+        summary = {"bytes": length // 4 * 3 - padding, "sha256": digest.hexdigest()}
+    return {"data_uri": {"media_type": head["media_type"].lower() or "text/plain", **summary}}
+
+
+def _json_fallback(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray | memoryview):
+        raw = bytes(value)
+        return {"bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
+    return str(value)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_fallback)
+
+
+def _loads(text: str | None, expected: type[T], fallback: T) -> T:
+    # A hand-edited or half-written cell must not make a whole listing fail.
+    try:
+        value = json.loads(text) if text else fallback
+    except ValueError:
+        return fallback
+    return value if isinstance(value, expected) else fallback
+
+
+def _record_from_row(row: sqlite3.Row) -> TaskRecord:
+    columns = dict(zip(row.keys(), row, strict=True))
+    columns["params"] = _loads(row["params"], dict, {})
+    columns["outputs"] = [str(url) for url in _loads(row["outputs"], list, [])]
+    columns["downloads"] = [str(path) for path in _loads(row["downloads"], list, [])]
+    return TaskRecord(**columns)
+
+
+def _connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+    try:
+        conn.row_factory = sqlite3.Row
+        # WAL lets readers and the writer proceed together; where a filesystem cannot do WAL,
+        # SQLite keeps its rollback journal and the ledger still works.
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(
+                f"schema version {version} is newer than this runway-mcp understands ({SCHEMA_VERSION})"
+            )
+        if version < SCHEMA_VERSION:
+            conn.executescript(_SCHEMA)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+class Ledger:
+    """The task ledger. Build one with `await Ledger.open(path)`; it never raises after that."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._path = path
+        self._conn: sqlite3.Connection | None = None
+        self.disabled_reason: str | None = None if path is not None else "no ledger path was given"
+        self._limiter = anyio.CapacityLimiter(1)
+        self._warned = False
+
+    @classmethod
+    async def open(cls, path: Path | None, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS) -> Ledger:
+        """Open (creating if needed) the ledger at `path`; None gives a disabled ledger. Never raises.
+
+        `busy_timeout` is how long, in seconds, one operation waits for another process's lock
+        before that operation is skipped.
+        """
+        ledger = cls(path)
+        if path is None:
+            return ledger
+        try:
+            ledger._conn = await anyio.to_thread.run_sync(_connect, path, busy_timeout, limiter=ledger._limiter)
+        except Exception as exc:  # the promise is that a ledger problem never stops the server
+            ledger.disabled_reason = f"cannot open {path}: {_describe(exc)}"
+            ledger._report(f"Task ledger is off, tasks will not be recorded locally: {ledger.disabled_reason}")
+        return ledger
+
+    @property
+    def enabled(self) -> bool:
+        """True while the ledger has an open database to record into."""
+        return self._conn is not None
+
+    @property
+    def path(self) -> Path | None:
+        """The database file, or None when no path was given."""
+        return self._path
+
+    async def record_created(self, record: TaskRecord) -> None:
+        """Record a newly created task. A task id already recorded is left as it is.
+
+        Its params are sanitised here as well, so media bytes never reach the file. If another
+        task of the same owner already holds the idempotency key, this one is recorded without it.
+        """
+        await self._write("record a created task", lambda conn: _insert(conn, record))
+
+    async def update_status(
+        self,
+        task_id: str,
+        *,
+        status: str,
+        progress: float | None,
+        outputs: Sequence[str] | None,
+        failure: str | None,
+        failure_code: str | None,
+    ) -> None:
+        """Store the last known status of a task; `outputs=None` keeps the outputs already stored.
+
+        An unknown task id is a no-op.
+        """
+        row = {
+            "task_id": task_id,
+            "status": status,
+            "progress": progress,
+            "outputs": None if outputs is None else _dumps(list(outputs)),
+            "failure": failure,
+            "failure_code": failure_code,
+            "updated_at": time.time(),
+        }
+        sql = """
+            UPDATE tasks SET status = :status, progress = :progress, outputs = coalesce(:outputs, outputs),
+                failure = :failure, failure_code = :failure_code, updated_at = :updated_at
+            WHERE task_id = :task_id
+        """
+        await self._write("update a task's status", lambda conn: conn.execute(sql, row))
+
+    async def add_downloads(self, task_id: str, paths: Sequence[str]) -> None:
+        """Append local file paths to a task's downloads, skipping ones already listed."""
+        await self._write("add downloads", lambda conn: _append_downloads(conn, task_id, [str(p) for p in paths]))
+
+    async def get(self, task_id: str, owner: str | None = None) -> TaskRecord | None:
+        """The task with this id, or None. With `owner`, only a task that owner created."""
+        sql = "SELECT * FROM tasks WHERE task_id = :task_id AND (:owner IS NULL OR owner = :owner)"
+        rows = await self._read("look up a task", sql, {"task_id": task_id, "owner": owner})
+        return rows[0] if rows else None
+
+    async def list_recent(
+        self, *, status: str | None = None, limit: int = 20, owner: str | None = None
+    ) -> list[TaskRecord]:
+        """The most recently created tasks, newest first, optionally of one status and/or owner."""
+        sql = """
+            SELECT * FROM tasks
+            WHERE (:status IS NULL OR status = :status) AND (:owner IS NULL OR owner = :owner)
+            ORDER BY created_at DESC, rowid DESC LIMIT :limit
+        """
+        return await self._read("list tasks", sql, {"status": status, "owner": owner, "limit": max(0, limit)})
+
+    async def find_idempotent(self, idempotency_key: str, owner: str | None = None) -> TaskRecord | None:
+        """The task this owner created with this idempotency key, or None.
+
+        Keys belong to one owner, so `owner=None` means "the caller without an owner" (stdio),
+        not "any owner": one caller's key never returns another caller's task.
+        """
+        sql = "SELECT * FROM tasks WHERE coalesce(owner, '') = coalesce(:owner, '') AND idempotency_key = :key"
+        rows = await self._read("look up an idempotency key", sql, {"key": idempotency_key, "owner": owner})
+        return rows[0] if rows else None
+
+    async def count_created_since(self, since: float, owner: str | None = None) -> int:
+        """How many tasks were created at or after `since` (unix seconds), by `owner` or by anyone."""
+        sql = "SELECT count(*) FROM tasks WHERE created_at >= :since AND (:owner IS NULL OR owner = :owner)"
+        params = {"since": since, "owner": owner}
+        return await self._call("count tasks", lambda conn: int(conn.execute(sql, params).fetchone()[0]), neutral=0)
+
+    async def aclose(self) -> None:
+        """Close the database. Safe to call twice; every method is a no-op afterwards."""
+        if self.disabled_reason is None:
+            self.disabled_reason = "the ledger was closed"
+        with anyio.CancelScope(shield=True):
+            try:
+                await anyio.to_thread.run_sync(self._drop_connection, limiter=self._limiter)
+            except Exception as exc:
+                self._report(f"Task ledger did not close cleanly: {_describe(exc)}")
+
+    async def _read(self, action: str, sql: str, params: Mapping[str, Any]) -> list[TaskRecord]:
+        def query(conn: sqlite3.Connection) -> list[TaskRecord]:
+            return [_record_from_row(row) for row in conn.execute(sql, params)]
+
+        return await self._call(action, query, neutral=[])
+
+    async def _write(self, action: str, work: Callable[[sqlite3.Connection], object]) -> None:
+        # Shielded: the task was already paid for, so a cancelled caller must not cost us its record.
+        # The busy timeout bounds how long this can hold up the cancellation.
+        with anyio.CancelScope(shield=True):
+            await self._call(action, work, neutral=None)
+
+    async def _call(self, action: str, work: Callable[[sqlite3.Connection], T], *, neutral: T) -> T:
+        def job() -> T:
+            # Read the connection on the worker thread: a close queued ahead of us may have run.
+            conn = self._conn
+            return neutral if conn is None else work(conn)
+
+        try:
+            return await anyio.to_thread.run_sync(job, limiter=self._limiter)
+        except Exception as exc:  # a ledger problem must never fail the tool call around it
+            self._report(f"Task ledger could not {action}, carrying on without it: {_describe(exc)}")
+            return neutral
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    def _report(self, message: str) -> None:
+        level = logging.DEBUG if self._warned else logging.WARNING
+        self._warned = True
+        logger.log(level, message)
+
+
+def _insert(conn: sqlite3.Connection, record: TaskRecord) -> None:
+    row = {
+        **asdict(record),
+        "params": _dumps(sanitize_params(record.params)),
+        "outputs": _dumps(list(record.outputs)),
+        "downloads": _dumps(list(dict.fromkeys(record.downloads))),
+    }
+    try:
+        conn.execute(_INSERT, row)
+    except sqlite3.IntegrityError:
+        # Task id clashes are ignored by the insert, so this is the per-owner idempotency key. The
+        # task exists upstream and was paid for: keep its record, leave the key with the first task.
+        logger.warning(
+            "Task %s reuses idempotency key %r already held by another task; recorded without the key",
+            record.task_id,
+            record.idempotency_key,
+        )
+        conn.execute(_INSERT, {**row, "idempotency_key": None})
+
+
+def _append_downloads(conn: sqlite3.Connection, task_id: str, paths: list[str]) -> None:
+    # IMMEDIATE takes the write lock before reading, so another process cannot interleave.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        found = conn.execute("SELECT downloads FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
+        if found is not None:
+            merged = list(dict.fromkeys([*_loads(found["downloads"], list, []), *paths]))
+            conn.execute("UPDATE tasks SET downloads = ? WHERE task_id = ?", (_dumps(merged), task_id))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,433 @@
+"""The task ledger over real SQLite files: what it keeps, who sees it, and how it fails soft."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import os
+import sqlite3
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from runway_mcp.ledger import (
+    Ledger,
+    TaskRecord,
+    canonical_request_hash,
+    default_ledger_path,
+    sanitize_params,
+)
+
+LOGGER = "runway_mcp.ledger"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def make_record(task_id: str, **changes: Any) -> TaskRecord:
+    base = TaskRecord(
+        task_id=task_id,
+        endpoint="video_to_video",
+        model="gen4_aleph",
+        prompt="make it snow",
+        params={"promptText": "make it snow", "videoUri": "https://example.com/in.mp4"},
+        created_at=1_700_000_000.0,
+        status="PENDING",
+    )
+    return replace(base, **changes)
+
+
+def media_payload() -> bytes:
+    # Not a repeating pattern, so no short slice of it can turn up in the file by chance.
+    return b"".join(hashlib.sha256(str(i).encode()).digest() for i in range(3000))
+
+
+def data_uri(media_type: str, payload: bytes) -> str:
+    return f"data:{media_type};base64,{base64.b64encode(payload).decode()}"
+
+
+def ledger_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == LOGGER and r.levelno >= logging.WARNING]
+
+
+def database_bytes(path: Path) -> bytes:
+    """The database file and any WAL or journal beside it, as raw bytes."""
+    return b"".join(p.read_bytes() for p in path.parent.iterdir() if p.name.startswith(path.name))
+
+
+async def assert_neutral(ledger: Ledger) -> None:
+    """Every method answers without raising, with None / [] / 0."""
+    await ledger.record_created(make_record("t-neutral"))
+    await ledger.update_status(
+        "t-neutral", status="RUNNING", progress=0.5, outputs=None, failure=None, failure_code=None
+    )
+    await ledger.add_downloads("t-neutral", ["/tmp/out.mp4"])
+    assert await ledger.get("t-neutral") is None
+    assert await ledger.list_recent() == []
+    assert await ledger.find_idempotent("key") is None
+    assert await ledger.count_created_since(0) == 0
+    await ledger.aclose()
+
+
+@pytest.mark.anyio
+async def test_round_trip_of_every_field(tmp_path: Path) -> None:
+    record = TaskRecord(
+        task_id="t-1",
+        endpoint="video_to_video",
+        model="gen4_aleph",
+        prompt="turn the sky purple ✨",
+        params={"promptText": "turn the sky purple ✨", "seed": 42, "references": [{"type": "image"}]},
+        created_at=1_700_000_123.25,
+        status="SUCCEEDED",
+        progress=1.0,
+        outputs=["https://cdn.example.com/a.mp4", "https://cdn.example.com/b.mp4"],
+        failure="none",
+        failure_code="NONE.CODE",
+        updated_at=1_700_000_200.5,
+        downloads=["/videos/a.mp4"],
+        idempotency_key="key-1",
+        request_hash="ab" * 32,
+        owner="owner-hash",
+    )
+    ledger = await Ledger.open(tmp_path / "tasks.sqlite3")
+    assert ledger.enabled
+    assert ledger.disabled_reason is None
+    await ledger.record_created(record)
+    assert await ledger.get("t-1") == record
+    await ledger.aclose()
+
+
+@pytest.mark.anyio
+async def test_rows_survive_close_and_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.sqlite3"
+    first = await Ledger.open(path)
+    await first.record_created(make_record("t-1"))
+    await first.update_status(
+        "t-1", status="SUCCEEDED", progress=None, outputs=["https://x/o.mp4"], failure=None, failure_code=None
+    )
+    await first.add_downloads("t-1", ["/d/o.mp4"])
+    await first.aclose()
+
+    second = await Ledger.open(path)
+    found = await second.get("t-1")
+    assert found is not None
+    assert (found.status, found.outputs, found.downloads) == ("SUCCEEDED", ["https://x/o.mp4"], ["/d/o.mp4"])
+    assert found.updated_at is not None
+    await second.aclose()
+
+
+@pytest.mark.anyio
+async def test_update_status_keeps_outputs_when_none_and_ignores_unknown_tasks(tmp_path: Path) -> None:
+    ledger = await Ledger.open(tmp_path / "tasks.sqlite3")
+    await ledger.record_created(make_record("t-1"))
+    await ledger.update_status(
+        "t-1", status="SUCCEEDED", progress=None, outputs=["https://x/1.mp4"], failure=None, failure_code=None
+    )
+    await ledger.update_status(
+        "t-1", status="FAILED", progress=None, outputs=None, failure="bad", failure_code="INTERNAL"
+    )
+    await ledger.update_status("unknown", status="RUNNING", progress=0.1, outputs=None, failure=None, failure_code=None)
+    found = await ledger.get("t-1")
+    assert found is not None
+    assert (found.status, found.outputs, found.failure, found.failure_code) == (
+        "FAILED",
+        ["https://x/1.mp4"],
+        "bad",
+        "INTERNAL",
+    )
+    assert await ledger.get("unknown") is None
+    await ledger.aclose()
+
+
+@pytest.mark.anyio
+async def test_add_downloads_appends_without_duplicates(tmp_path: Path) -> None:
+    ledger = await Ledger.open(tmp_path / "tasks.sqlite3")
+    await ledger.record_created(make_record("t-1", downloads=["/a.mp4"]))
+    await ledger.add_downloads("t-1", ["/b.mp4", "/a.mp4"])
+    await ledger.add_downloads("t-1", ["/b.mp4", "/c.mp4", "/c.mp4"])
+    await ledger.add_downloads("unknown", ["/z.mp4"])
+    found = await ledger.get("t-1")
+    assert found is not None
+    assert found.downloads == ["/a.mp4", "/b.mp4", "/c.mp4"]
+    assert await ledger.get("unknown") is None
+    await ledger.aclose()
+
+
+@pytest.mark.anyio
+async def test_list_recent_is_newest_first_with_status_filter_and_limit(tmp_path: Path) -> None:
+    ledger = await Ledger.open(tmp_path / "tasks.sqlite3")
+    for i, status in enumerate(["SUCCEEDED", "FAILED", "SUCCEEDED", "RUNNING", "SUCCEEDED"]):
+        await ledger.record_created(make_record(f"t-{i}", created_at=1000.0 + i, status=status))
+
+    assert [r.task_id for r in await ledger.list_recent()] == ["t-4", "t-3", "t-2", "t-1", "t-0"]
+    assert [r.task_id for r in await ledger.list_recent(status="SUCCEEDED")] == ["t-4", "t-2", "t-0"]
+    assert [r.task_id for r in await ledger.list_recent(limit=2)] == ["t-4", "t-3"]
+    assert [r.task_id for r in await ledger.list_recent(status="SUCCEEDED", limit=1)] == ["t-4"]
+    assert await ledger.list_recent(limit=0) == []
+    assert await ledger.list_recent(status="CANCELLED") == []
+    assert await ledger.count_created_since(1002.0) == 3
+    await ledger.aclose()
+
+
+@pytest.mark.anyio
+async def test_owners_see_only_their_own_tasks(tmp_path: Path) -> None:
+    ledger = await Ledger.open(tmp_path / "tasks.sqlite3")
+    await ledger.record_created(make_record("a-1", owner="alice", idempotency_key="k", created_at=10.0))
+    await ledger.record_created(make_record("a-2", owner="alice", created_at=20.0))
+    await ledger.record_created(make_record("b-1", owner="bob", idempotency_key="k", created_at=30.0))
+
+    assert await ledger.get("b-1", owner="alice") is None
+    assert await ledger.get("b-1", owner="bob") is not None
+    assert await ledger.get("b-1") is not None
+    assert [r.task_id for r in await ledger.list_recent(owner="alice")] == ["a-2", "a-1"]
+    assert [r.task_id for r in await ledger.list_recent()] == ["b-1", "a-2", "a-1"]
+    assert await ledger.count_created_since(0, owner="alice") == 2
+    assert await ledger.count_created_since(0, owner="bob") == 1
+    assert await ledger.count_created_since(0) == 3
+    assert await ledger.count_created_since(0, owner="carol") == 0
+
+    alice_k = await ledger.find_idempotent("k", owner="alice")
+    bob_k = await ledger.find_idempotent("k", owner="bob")
+    assert (alice_k and alice_k.task_id, bob_k and bob_k.task_id) == ("a-1", "b-1")
+    assert await ledger.find_idempotent("k", owner="carol") is None
+    # A key is scoped to its owner: the caller without an owner does not see other callers' keys.
+    assert await ledger.find_idempotent("k") is None
+    await ledger.aclose()
+
+
+@pytest.mark.anyio
+async def test_idempotency_key_is_unique_per_owner(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    ledger = await Ledger.open(tmp_path / "tasks.sqlite3")
+    await ledger.record_created(make_record("a-1", owner="alice", idempotency_key="k"))
+    await ledger.record_created(make_record("b-1", owner="bob", idempotency_key="k"))
+    await ledger.record_created(make_record("a-2", owner="alice", idempotency_key="k"))
+    await ledger.record_created(make_record("n-1", idempotency_key="k"))
+    await ledger.record_created(make_record("n-2", idempotency_key="k"))
+
+    first = await ledger.find_idempotent("k", owner="alice")
+    assert first is not None and first.task_id == "a-1"
+    unowned = await ledger.find_idempotent("k")
+    assert unowned is not None and unowned.task_id == "n-1"
+    # The later tasks were created upstream (and paid for): kept, but without the clashing key.
+    for task_id in ("a-2", "n-2"):
+        later = await ledger.get(task_id)
+        assert later is not None and later.idempotency_key is None
+    assert await ledger.count_created_since(0) == 5
+    assert len(ledger_warnings(caplog)) == 2
+    await ledger.aclose()
+
+
+@pytest.mark.anyio
+async def test_recording_a_task_id_twice_keeps_the_first(tmp_path: Path) -> None:
+    ledger = await Ledger.open(tmp_path / "tasks.sqlite3")
+    await ledger.record_created(make_record("t-1", prompt="first"))
+    await ledger.record_created(make_record("t-1", prompt="second"))
+    found = await ledger.get("t-1")
+    assert found is not None and found.prompt == "first"
+    await ledger.aclose()
+
+
+def test_sanitize_params_summarises_nested_data_uris() -> None:
+    video, image = media_payload(), media_payload()[:1001]
+    params: dict[str, Any] = {
+        "videoUri": data_uri("video/mp4", video),
+        "references": [{"type": "image", "uri": data_uri("image/png", image)}],
+        "promptText": "data: not a uri",
+        "seed": 7,
+        "plain": "https://example.com/in.mp4",
+    }
+    clean = sanitize_params(params)
+    assert clean["videoUri"] == {
+        "data_uri": {"media_type": "video/mp4", "bytes": len(video), "sha256": hashlib.sha256(video).hexdigest()}
+    }
+    assert clean["references"][0]["uri"] == {
+        "data_uri": {"media_type": "image/png", "bytes": 1001, "sha256": hashlib.sha256(image).hexdigest()}
+    }
+    assert {k: clean[k] for k in ("promptText", "seed", "plain")} == {
+        "promptText": "data: not a uri",
+        "seed": 7,
+        "plain": "https://example.com/in.mp4",
+    }
+    assert params["videoUri"].startswith("data:")  # the input is not modified
+    assert sanitize_params(clean) == clean
+
+
+def test_sanitize_params_sizes_every_padding_length() -> None:
+    for size in range(7):
+        payload = bytes(range(size))
+        summary = sanitize_params({"u": data_uri("image/jpeg", payload)})["u"]["data_uri"]
+        assert (summary["bytes"], summary["sha256"]) == (size, hashlib.sha256(payload).hexdigest())
+
+
+def test_invalid_base64_is_still_never_kept() -> None:
+    one = sanitize_params({"u": "data:image/png;base64,not*base64"})["u"]["data_uri"]
+    other = sanitize_params({"u": "data:image/png;base64,also*not"})["u"]["data_uri"]
+    assert one["bytes"] is None and one["invalid_base64"] is True
+    assert one["sha256"] != other["sha256"]
+
+
+@pytest.mark.anyio
+async def test_media_bytes_never_reach_the_database_file(tmp_path: Path) -> None:
+    payload = media_payload()
+    encoded = base64.b64encode(payload).decode()
+    path = tmp_path / "tasks.sqlite3"
+    ledger = await Ledger.open(path)
+    params = {"videoUri": data_uri("video/mp4", payload), "nested": {"refs": [data_uri("image/png", payload)]}}
+    await ledger.record_created(make_record("t-1", params=params))
+    found = await ledger.get("t-1")
+    assert found is not None
+    assert found.params["videoUri"]["data_uri"]["bytes"] == len(payload)
+    assert found.params["nested"]["refs"][0]["data_uri"]["sha256"] == hashlib.sha256(payload).hexdigest()
+    assert encoded[:64] not in str(found.params)
+    await ledger.aclose()
+
+    on_disk = database_bytes(path)
+    assert encoded[:64].encode() not in on_disk
+    assert payload[:64] not in on_disk
+
+
+def test_canonical_request_hash_ignores_key_order_and_sees_values() -> None:
+    uri = data_uri("video/mp4", media_payload())
+    body = {"model": "gen4_aleph", "promptText": "snow", "videoUri": uri, "refs": [{"a": 1, "b": 2}]}
+    reordered = {"refs": [{"b": 2, "a": 1}], "videoUri": uri, "promptText": "snow", "model": "gen4_aleph"}
+    same = canonical_request_hash("video_to_video", body)
+    assert same == canonical_request_hash("video_to_video", reordered)
+    assert len(same) == 64 and int(same, 16) >= 0
+    assert same != canonical_request_hash("video_to_video", {**body, "promptText": "rain"})
+    assert same != canonical_request_hash("image_to_video", body)
+    other_media = data_uri("video/mp4", media_payload()[1:])
+    assert same != canonical_request_hash("video_to_video", {**body, "videoUri": other_media})
+
+
+@pytest.mark.anyio
+async def test_corrupt_file_opens_disabled_with_one_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger=LOGGER)
+    path = tmp_path / "tasks.sqlite3"
+    junk = b"this is not a database, it is a shopping list\n" * 200
+    path.write_bytes(junk)
+
+    ledger = await Ledger.open(path)
+    assert not ledger.enabled
+    assert ledger.disabled_reason is not None and "not a database" in ledger.disabled_reason
+    assert ledger.path == path
+    await assert_neutral(ledger)
+    warnings = ledger_warnings(caplog)
+    assert len(warnings) == 1 and "off" in warnings[0].getMessage()
+    assert path.read_bytes() == junk  # the user's file is left alone
+
+
+@pytest.mark.anyio
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
+async def test_read_only_directory_opens_disabled(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    locked_dir = tmp_path / "readonly"
+    locked_dir.mkdir()
+    locked_dir.chmod(0o500)
+    try:
+        ledger = await Ledger.open(locked_dir / "tasks.sqlite3")
+        assert not ledger.enabled
+        await assert_neutral(ledger)
+    finally:
+        locked_dir.chmod(0o700)
+    assert len(ledger_warnings(caplog)) == 1
+
+
+@pytest.mark.anyio
+async def test_uncreatable_directory_opens_disabled(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    not_a_dir = tmp_path / "a-file"
+    not_a_dir.write_text("a regular file cannot hold a database")
+    ledger = await Ledger.open(not_a_dir / "sub" / "tasks.sqlite3")
+    assert not ledger.enabled
+    assert ledger.disabled_reason is not None
+    await assert_neutral(ledger)
+    assert len(ledger_warnings(caplog)) == 1
+
+
+@pytest.mark.anyio
+async def test_missing_directories_are_created(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "tasks.sqlite3"
+    ledger = await Ledger.open(path)
+    assert ledger.enabled
+    await ledger.record_created(make_record("t-1"))
+    await ledger.aclose()
+    assert path.is_file()
+
+
+@pytest.mark.anyio
+async def test_newer_schema_opens_disabled(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "tasks.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    ledger = await Ledger.open(path)
+    assert not ledger.enabled
+    assert ledger.disabled_reason is not None and "newer" in ledger.disabled_reason
+    assert len(ledger_warnings(caplog)) == 1
+
+
+@pytest.mark.anyio
+async def test_locked_database_write_gives_up_in_bounded_time(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger=LOGGER)
+    path = tmp_path / "tasks.sqlite3"
+    ledger = await Ledger.open(path, busy_timeout=0.2)
+    await ledger.record_created(make_record("t-before"))
+
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        started = time.monotonic()
+        await ledger.record_created(make_record("t-locked"))
+        await ledger.update_status(
+            "t-before", status="RUNNING", progress=0.5, outputs=None, failure=None, failure_code=None
+        )
+        assert time.monotonic() - started < 3.0
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+    warnings = ledger_warnings(caplog)
+    assert len(warnings) == 1 and "locked" in warnings[0].getMessage()
+    assert [r.levelno for r in caplog.records if r.name == LOGGER].count(logging.DEBUG) == 1
+    # The ledger stays on: the lock was one operation's problem, not the file's.
+    assert ledger.enabled
+    assert await ledger.get("t-locked") is None
+    await ledger.record_created(make_record("t-after"))
+    assert await ledger.get("t-after") is not None
+    await ledger.aclose()
+
+
+@pytest.mark.anyio
+async def test_concurrent_writes_all_land(tmp_path: Path) -> None:
+    ledger = await Ledger.open(tmp_path / "tasks.sqlite3")
+    async with anyio.create_task_group() as tg:
+        for i in range(200):
+            tg.start_soon(ledger.record_created, make_record(f"t-{i:03}", created_at=float(i)))
+    assert await ledger.count_created_since(0) == 200
+    listed = await ledger.list_recent(limit=1000)
+    assert [r.task_id for r in listed] == [f"t-{i:03}" for i in reversed(range(200))]
+    await ledger.aclose()
+
+
+@pytest.mark.anyio
+async def test_disabled_and_closed_ledgers_are_safe_to_use(tmp_path: Path) -> None:
+    no_file = await Ledger.open(None)
+    assert not no_file.enabled and no_file.path is None and no_file.disabled_reason
+    await assert_neutral(no_file)
+
+    closed = await Ledger.open(tmp_path / "tasks.sqlite3")
+    await closed.record_created(make_record("t-1"))
+    await closed.aclose()
+    assert not closed.enabled
+    await assert_neutral(closed)  # closes a second time too
+
+
+def test_default_ledger_path(tmp_path: Path) -> None:
+    assert default_ledger_path(tmp_path) == tmp_path / "tasks.sqlite3"
+    fallback = default_ledger_path()
+    assert fallback.name == "tasks.sqlite3" and "runway-mcp" in fallback.parent.name
