@@ -1,0 +1,157 @@
+"""Pydantic models for what tools take and return. Field descriptions are written for the model."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, Field
+
+from runway_mcp.catalog import Endpoint, models_for
+
+
+class TaskStatus(StrEnum):
+    """Runway's task statuses; the gateway's own vocabulary is mapped onto these."""
+
+    PENDING = "PENDING"
+    THROTTLED = "THROTTLED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED)
+
+    @property
+    def rank(self) -> int:
+        """How far along a task is: a later status never goes back to an earlier one."""
+        return _RANKS[self]
+
+
+_RANKS = {
+    TaskStatus.PENDING: 0,
+    TaskStatus.THROTTLED: 1,
+    TaskStatus.RUNNING: 2,
+    TaskStatus.SUCCEEDED: 3,
+    TaskStatus.FAILED: 3,
+    TaskStatus.CANCELLED: 3,
+}
+
+
+class Reference(BaseModel):
+    """A reference image that guides the style or content of the output."""
+
+    type: Literal["image"] = Field(default="image", description='Always "image".')
+    uri: str = Field(
+        description=(
+            "The image: an HTTPS URL on a domain name (not an IP), at most 2048 characters, serving "
+            "JPEG, PNG or WebP up to 16 MB; or a data URI `data:image/png;base64,...` up to 5 MB."
+        ),
+        min_length=1,
+    )
+
+
+class Task(BaseModel):
+    """A Runway task as this server reports it, whichever shape the upstream answered in."""
+
+    task_id: str = Field(description="The task's id (a UUID).")
+    status: TaskStatus = Field(
+        description=(
+            "PENDING (queued), THROTTLED (queued behind your account's concurrency limit), RUNNING, "
+            "SUCCEEDED (see output), FAILED (see failure), CANCELLED."
+        )
+    )
+    terminal: bool = Field(description="True once the task will not change any more.")
+    progress: float | None = Field(
+        default=None, ge=0, le=1, description="Fraction done while RUNNING (0..1), else null."
+    )
+    output: list[str] = Field(
+        default_factory=list,
+        description="URLs of the results when SUCCEEDED. They expire within 24-48 hours; fetch the task again for fresh ones.",
+    )
+    failure: str | None = Field(default=None, description="Why the task failed, in the upstream's words.")
+    failure_code: str | None = Field(default=None, description="Machine-readable failure code, e.g. SAFETY.INPUT.TEXT.")
+    retryable: bool | None = Field(
+        default=None,
+        description=(
+            "For a FAILED task: true if the same request may succeed when submitted again (an internal "
+            "or third-party fault), false if the input must change first (safety or invalid asset); "
+            "null when unknown or not failed."
+        ),
+    )
+    created_at: str | None = Field(default=None, description="When the upstream created the task (ISO 8601).")
+    poll_after_seconds: float | None = Field(
+        default=None, description="For an unfinished task: wait at least this long before asking again."
+    )
+    next_step: str = Field(description="What to do next, in one or two sentences.")
+
+
+class CreatedTask(Task):
+    """The answer to a create tool: the task as last seen, plus what was requested."""
+
+    model: str = Field(description="The model that was requested.")
+    endpoint: str = Field(description="The upstream route the task was created on, e.g. video_to_video.")
+    idempotent_replay: bool = Field(
+        default=False,
+        description="True when this idempotency_key was used before: this is the original task, nothing new was spent.",
+    )
+
+
+class CancelResult(BaseModel):
+    """What cancel_task did."""
+
+    task_id: str
+    outcome: Literal["cancelled", "deleted"] = Field(
+        description="cancelled: an unfinished task was stopped. deleted: a finished task was removed upstream."
+    )
+    previous_status: TaskStatus = Field(description="The task's status just before the call.")
+    message: str
+
+
+class TaskSummary(BaseModel):
+    """A task from this server's local record (the ledger); status is as last seen, not live."""
+
+    task_id: str
+    endpoint: str
+    model: str
+    prompt: str | None = None
+    status: str = Field(description="Status when this server last looked; call get_task for the live one.")
+    created_at: str = Field(description="When this server created it (ISO 8601, UTC).")
+    outputs: list[str] = Field(default_factory=list)
+    downloads: list[str] = Field(default_factory=list, description="Local files saved by download_task_output.")
+    failure: str | None = None
+
+
+class TaskList(BaseModel):
+    tasks: list[TaskSummary]
+    ledger_enabled: bool = Field(description="False when the local record is unavailable (the list is then empty).")
+
+
+class SavedFile(BaseModel):
+    """One output saved to a local file."""
+
+    path: str = Field(description="Absolute path of the saved file.")
+    uri: str = Field(description="The same file as a file:// URI.")
+    bytes: int = Field(description="File size in bytes.")
+    media_type: str | None = Field(default=None, description="The media type the server sent, e.g. video/mp4.")
+    sha256: str = Field(description="SHA-256 of the file's content.")
+    output_index: int = Field(description="Which of the task's outputs this is (0-based).")
+
+
+class DownloadResult(BaseModel):
+    task_id: str
+    directory: str
+    files: list[SavedFile]
+
+
+# Enumerations the model sees in tool schemas, built from the catalog so they cannot drift from it.
+if TYPE_CHECKING:
+    VideoToVideoModel = str
+    VideoToVideoRatio = str
+else:
+    VideoToVideoModel = Literal[tuple(m.name for m in models_for(Endpoint.VIDEO_TO_VIDEO))]
+    VideoToVideoRatio = Literal[tuple(dict.fromkeys(r for m in models_for(Endpoint.VIDEO_TO_VIDEO) for r in m.ratios))]
+
+PublicFigureThreshold = Literal["auto", "low"]

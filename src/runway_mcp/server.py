@@ -1,0 +1,502 @@
+"""Builds the MCP server: thin tools that validate, call the task service, and shape the answer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, cast
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
+from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent, ToolAnnotations
+from pydantic import Field
+
+from runway_mcp import __version__
+from runway_mcp.assets import MediaPolicy
+from runway_mcp.catalog import GEN4_ALEPH_RATIOS, SEED_MAX
+from runway_mcp.config import Settings
+from runway_mcp.downloads import DownloadError
+from runway_mcp.errors import NotFoundError, RunwayMCPError
+from runway_mcp.ledger import Ledger, TaskRecord
+from runway_mcp.payloads import PreparedRequest, build_video_to_video
+from runway_mcp.schemas import (
+    CancelResult,
+    CreatedTask,
+    DownloadResult,
+    PublicFigureThreshold,
+    Reference,
+    Task,
+    TaskList,
+    TaskStatus,
+    TaskSummary,
+    VideoToVideoModel,
+    VideoToVideoRatio,
+)
+from runway_mcp.service import TaskService
+from runway_mcp.upstream import RunwayClient, make_download_client, make_http_client
+
+logger = logging.getLogger("runway_mcp.server")
+
+INSTRUCTIONS = """\
+Runway video generation and editing through CometAPI.
+
+Workflow: call a create tool (create_video_to_video edits an existing clip from a prompt); it returns a
+task_id at once. Then call wait_for_task (it waits up to ~50 s per call with progress; call it again
+while the task is still running) or get_task. When the task SUCCEEDED, its output URLs expire within
+24-48 hours: save them with download_task_output or hand the links to the user.
+
+Money: every create spends the user's Runway/CometAPI credits (gen4_aleph costs about 15 credits per
+second of output video). Never submit the same request twice to "retry" without asking: if a create
+failed with a message saying the task may or may not have been created, ask the user before trying
+again. Confirm with the user before creating several tasks in a batch. Reading tasks is free.
+"""
+
+
+TaskId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="The task_id a create tool returned, e.g. 12a01a5e-ab55-4aa7-b002-7b873546cf76.",
+    ),
+]
+WaitSeconds = Annotated[
+    float,
+    Field(
+        ge=0,
+        le=3600,
+        description=(
+            "Seconds to wait for the task after submitting it (default 0: return at once). Up to about 50 "
+            "fits inside common client time limits; the task keeps running either way."
+        ),
+    ),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Field(
+        min_length=1,
+        max_length=200,
+        description=(
+            "Optional key that makes retrying safe: calling again with the same key and the same parameters "
+            "returns the original task instead of paying for a new one (also after a server restart). Use a "
+            "new key for each distinct request, e.g. 'restyle-beach-clip-1'."
+        ),
+    ),
+]
+
+
+@dataclass
+class AppContext:
+    """What the tools share for the server's lifetime; built in the lifespan, never a module global."""
+
+    settings: Settings
+    service: TaskService
+    media_policy: MediaPolicy
+
+
+def _app(ctx: Context) -> AppContext:
+    return cast(AppContext, ctx.request_context.lifespan_context)
+
+
+@contextmanager
+def tool_errors() -> Iterator[None]:
+    """The one place where the server's own errors become tool errors the model can read."""
+    try:
+        yield
+    except RunwayMCPError as exc:
+        logger.info("tool error: %s", type(exc).__name__)
+        raise ToolError(exc.message) from None
+
+
+def media_policy_for(settings: Settings) -> MediaPolicy:
+    return MediaPolicy(allow_local_files=settings.allow_local_files, allowed_roots=settings.allowed_roots())
+
+
+def build_server(settings: Settings) -> MCPServer[AppContext]:
+    """An MCP server for these settings. The HTTP client is opened and closed by its lifespan."""
+
+    # Static resources get no Context, so the lifespan also publishes its state here (one per server).
+    running: list[AppContext] = []
+
+    @asynccontextmanager
+    async def lifespan(_server: MCPServer[AppContext]) -> AsyncIterator[AppContext]:
+        ledger = await Ledger.open(settings.ledger_path())
+        try:
+            async with make_http_client(settings) as http, make_download_client(settings) as download_http:
+                service = TaskService(RunwayClient(settings, http), ledger, download_http)
+                app = AppContext(settings=settings, service=service, media_policy=media_policy_for(settings))
+                running.append(app)
+                try:
+                    yield app
+                finally:
+                    running.remove(app)
+        finally:
+            await ledger.aclose()
+
+    mcp: MCPServer[AppContext] = MCPServer(
+        "runway",
+        title="Runway video (CometAPI)",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+        log_level=settings.log_level,
+    )
+
+    @mcp.tool(
+        title="Edit a video with Runway (video-to-video)",
+        annotations=ToolAnnotations(
+            title="Edit a video with Runway (video-to-video)",
+            read_only_hint=False,
+            destructive_hint=False,
+            idempotent_hint=False,
+            open_world_hint=True,
+        ),
+    )
+    async def create_video_to_video(
+        ctx: Context,
+        video_uri: Annotated[
+            str,
+            Field(
+                min_length=1,
+                description=(
+                    "The source clip to edit: an HTTPS URL on a domain name (not an IP address), at most 2048 "
+                    "characters, serving MP4/MOV/WebM up to 32 MB with a real Content-Type (redirects are not "
+                    "followed); or a data URI such as data:video/mp4;base64,... up to 16 MB; or an absolute "
+                    "path to a local file (/path/clip.mp4, ~/clip.mp4 or file:///path/clip.mp4) inside the "
+                    "directories this server may read. Example: https://media.w3.org/2010/05/sintel/trailer.mp4"
+                ),
+            ),
+        ],
+        prompt_text: Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=1000,
+                description=(
+                    "What the edited video should look like, in plain words: 1-1000 characters, counted as "
+                    "UTF-16 code units (an emoji counts 2). Example: 'Make it look like a snowy winter night'."
+                ),
+            ),
+        ],
+        model: Annotated[
+            VideoToVideoModel,
+            Field(description="The Runway model. gen4_aleph is the one CometAPI documents."),
+        ] = "gen4_aleph",
+        seed: Annotated[
+            int | None,
+            Field(
+                ge=0,
+                le=SEED_MAX,
+                description=f"Integer 0-{SEED_MAX} for a reproducible result; omit for a random seed.",
+            ),
+        ] = None,
+        references: Annotated[
+            list[Reference] | None,
+            Field(
+                max_length=1,
+                description=(
+                    "Optional style/content reference images; gen4_aleph takes at most one. "
+                    'Example: [{"type": "image", "uri": "https://example.com/style.jpg"}]'
+                ),
+            ),
+        ] = None,
+        ratio: Annotated[
+            VideoToVideoRatio | None,
+            Field(
+                description=(
+                    f"Output size as width:height pixels, one of {', '.join(GEN4_ALEPH_RATIOS)}. Optional: "
+                    "Runway now follows the input video's shape and may ignore it."
+                )
+            ),
+        ] = None,
+        public_figure_threshold: Annotated[
+            PublicFigureThreshold | None,
+            Field(
+                description=(
+                    "Content moderation for recognisable public figures: 'auto' (default, standard) or "
+                    "'low' (less strict)."
+                )
+            ),
+        ] = None,
+        wait_seconds: WaitSeconds = 0,
+        idempotency_key: IdempotencyKey = None,
+    ) -> CreatedTask:
+        """Edit or restyle an existing video clip with Runway (default model gen4_aleph) from a text prompt.
+
+        Use it to change the look, style, setting, lighting or content of a clip the user already has.
+        It returns at once with a task_id and status PENDING; the edit takes about 1-5 minutes. Then call
+        wait_for_task (or get_task) with that task_id until it SUCCEEDED, and give the user the output
+        URLs or save them with download_task_output.
+
+        Cost: spends the user's credits (gen4_aleph: about 15 Runway credits per second of output, billed
+        by CometAPI at its own price). Each call creates a new paid task, so do not call it twice for the
+        same request. Inputs are checked before anything is sent: an invalid call costs nothing.
+        """
+        app = _app(ctx)
+        with tool_errors():
+            request = build_video_to_video(
+                video_uri=video_uri,
+                prompt_text=prompt_text,
+                model=model,
+                seed=seed,
+                references=references,
+                ratio=ratio,
+                public_figure_threshold=public_figure_threshold,
+                policy=app.media_policy,
+            )
+            return await submit_and_wait(ctx, app, request, idempotency_key, wait_seconds)
+
+    @mcp.tool(
+        title="Get a Runway task's status and results",
+        annotations=ToolAnnotations(
+            title="Get a Runway task's status and results",
+            read_only_hint=True,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=True,
+        ),
+    )
+    async def get_task(ctx: Context, task_id: TaskId) -> Task:
+        """Look up a Runway task once: its status, progress, output URLs or failure reason. Free.
+
+        Returns status (PENDING, THROTTLED, RUNNING, SUCCEEDED, FAILED, CANCELLED), progress (0..1 while
+        running), output (result URLs when SUCCEEDED; they expire in 24-48 h, and a new get_task gives
+        fresh ones), failure and failure_code with whether a retry could help, and next_step. Do not
+        call it more often than every 5 seconds for the same task; prefer wait_for_task to wait.
+        """
+        app = _app(ctx)
+        with tool_errors():
+            return await app.service.get(task_id, _owner(ctx))
+
+    @mcp.tool(
+        title="Wait for a Runway task to finish",
+        annotations=ToolAnnotations(
+            title="Wait for a Runway task to finish",
+            read_only_hint=True,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=True,
+        ),
+    )
+    async def wait_for_task(
+        ctx: Context,
+        task_id: TaskId,
+        timeout_seconds: Annotated[
+            float,
+            Field(
+                ge=0,
+                le=3600,
+                description=(
+                    "How long to wait in this call, in seconds (default 50, which fits inside the ~60 s "
+                    "limit many MCP clients put on a tool call; the server caps it at RUNWAY_MCP_MAX_WAIT_SECONDS)."
+                ),
+            ),
+        ] = 50,
+    ) -> Task:
+        """Wait for a Runway task to finish, checking it about every 5 seconds and reporting progress. Free.
+
+        Returns as soon as the task SUCCEEDED, FAILED or was CANCELLED, or when timeout_seconds pass. If it
+        is still running then, the answer is the current task (not an error) and next_step says to call
+        wait_for_task again. Video tasks usually take 1-5 minutes, so expect to call it a few times.
+        """
+        app = _app(ctx)
+        with tool_errors():
+            return await wait_and_report(ctx, app, task_id, timeout_seconds)
+
+    @mcp.tool(
+        title="Cancel or delete a Runway task",
+        annotations=ToolAnnotations(
+            title="Cancel or delete a Runway task",
+            read_only_hint=False,
+            destructive_hint=True,
+            idempotent_hint=True,
+            open_world_hint=True,
+        ),
+    )
+    async def cancel_task(ctx: Context, task_id: TaskId) -> CancelResult:
+        """Stop an unfinished Runway task, or delete a finished one (its output links stop working).
+
+        Use it when the user no longer wants a task that is PENDING, THROTTLED or RUNNING. Deleting a
+        SUCCEEDED task cannot be undone: download its outputs first if they are wanted. Only Runway's
+        own API offers this route; CometAPI does not document it, and then the answer says so.
+        """
+        app = _app(ctx)
+        with tool_errors():
+            return await app.service.cancel(task_id, _owner(ctx))
+
+    @mcp.tool(
+        title="Download a Runway task's outputs to local files",
+        annotations=ToolAnnotations(
+            title="Download a Runway task's outputs to local files",
+            read_only_hint=False,
+            destructive_hint=False,
+            idempotent_hint=False,
+            open_world_hint=True,
+        ),
+    )
+    async def download_task_output(
+        ctx: Context,
+        task_id: TaskId,
+        directory: Annotated[
+            str | None,
+            Field(
+                max_length=4096,
+                description=(
+                    "Absolute path of the directory to save into (created if missing). Omit it to use "
+                    "RUNWAY_MCP_OUTPUT_DIR, or the user's videos folder under runway-mcp/."
+                ),
+            ),
+        ] = None,
+    ) -> Annotated[CallToolResult, DownloadResult]:
+        """Save a SUCCEEDED task's output files to this computer, before their links expire (24-48 h). Free.
+
+        Files are named <task_id>-<n>.<ext>; an existing file is never overwritten (a numbered name is
+        used instead) and a failed download leaves no partial file. Returns the saved paths, sizes and
+        SHA-256 sums, plus file:// links to each file.
+        """
+        app = _app(ctx)
+        with tool_errors():
+            if not app.settings.allow_local_downloads:
+                raise DownloadError(
+                    "Downloading to the server's disk is turned off on this server (it is serving over HTTP). "
+                    "Give the user the output URLs from get_task instead."
+                )
+            target = Path(directory) if directory else None
+            saved = await app.service.download(task_id, target, _owner(ctx))
+        result = DownloadResult(
+            task_id=task_id,
+            directory=str(Path(saved[0].path).parent) if saved else str(target or app.settings.output_directory()),
+            files=saved,
+        )
+        links: list[ContentBlock] = [
+            ResourceLink(
+                name=Path(f.path).name,
+                uri=f.uri,
+                mime_type=f.media_type,
+                size=f.bytes,
+                description=f"Output {f.output_index} of task {task_id}",
+            )
+            for f in saved
+        ]
+        return CallToolResult(
+            content=[TextContent(text=result.model_dump_json(indent=2)), *links],
+            structured_content=result.model_dump(mode="json"),
+        )
+
+    @mcp.tool(
+        title="List recent Runway tasks",
+        annotations=ToolAnnotations(
+            title="List recent Runway tasks",
+            read_only_hint=True,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=False,
+        ),
+    )
+    async def list_tasks(
+        ctx: Context,
+        status: Annotated[
+            TaskStatus | None,
+            Field(description="Only tasks last seen in this status, e.g. RUNNING or SUCCEEDED. Omit for all."),
+        ] = None,
+        limit: Annotated[int, Field(ge=1, le=200, description="How many tasks to return, newest first (1-200).")] = 20,
+    ) -> TaskList:
+        """List the tasks this server created, newest first, from its local record (survives restarts). Free.
+
+        Use it to find a task_id again (for example after a restart or a lost reply). Statuses are as last
+        seen by this server; call get_task for a live status and fresh output links.
+        """
+        app = _app(ctx)
+        with tool_errors():
+            records = await app.service.list_recent(
+                status=status.value if status else None, limit=limit, owner=_owner(ctx)
+            )
+        return TaskList(tasks=[summary_of(r) for r in records], ledger_enabled=app.service.ledger.enabled)
+
+    @mcp.resource(
+        "runway://tasks",
+        name="recent_tasks",
+        title="Recent Runway tasks",
+        description="The 50 most recent tasks this server created, newest first (statuses as last seen).",
+        mime_type="application/json",
+    )
+    async def recent_tasks_resource() -> str:
+        if not running:
+            raise ResourceError("The server is still starting; try again in a moment.")
+        app = running[-1]
+        records = await app.service.list_recent(status=None, limit=50, owner=_owner(None))
+        listing = TaskList(tasks=[summary_of(r) for r in records], ledger_enabled=app.service.ledger.enabled)
+        return listing.model_dump_json(indent=2)
+
+    @mcp.resource(
+        "runway://tasks/{task_id}",
+        name="task",
+        title="A Runway task",
+        description="One task, refreshed from the upstream: status, progress, outputs, failure.",
+        mime_type="application/json",
+    )
+    async def task_resource(task_id: str, ctx: Context) -> str:
+        app = _app(ctx)
+        try:
+            task = await app.service.get(task_id, _owner(ctx))
+        except NotFoundError as exc:
+            raise ResourceNotFoundError(exc.message) from None
+        except RunwayMCPError as exc:
+            raise ResourceError(exc.message) from None
+        return task.model_dump_json(indent=2)
+
+    return mcp
+
+
+def _owner(ctx: Context | None) -> str | None:
+    """The caller's opaque id on a shared server; None when the server has a single user (stdio)."""
+    return None
+
+
+async def submit_and_wait(
+    ctx: Context, app: AppContext, request: PreparedRequest, idempotency_key: str | None, wait_seconds: float
+) -> CreatedTask:
+    """Create the task once, then optionally wait for it like wait_for_task does."""
+    created = await app.service.create(request, idempotency_key=idempotency_key, owner=_owner(ctx))
+    if wait_seconds <= 0:
+        return created
+    task = await wait_and_report(ctx, app, created.task_id, wait_seconds)
+    return CreatedTask(
+        **task.model_dump(), model=created.model, endpoint=created.endpoint, idempotent_replay=created.idempotent_replay
+    )
+
+
+async def wait_and_report(ctx: Context, app: AppContext, task_id: str, timeout_seconds: float) -> Task:
+    """Wait for a task, sending a progress notification on every poll."""
+
+    async def on_poll(_task: Task, value: float, message: str) -> None:
+        await ctx.report_progress(value, 1.0, message)
+
+    outcome = await app.service.wait(task_id, timeout_seconds, on_poll, _owner(ctx))
+    if outcome.finished:
+        return outcome.task
+    hint = (
+        f"Still {outcome.task.status.value} after waiting {timeout_seconds:.0f} s; this is normal for video. "
+        f"Call wait_for_task(task_id={task_id!r}) again to keep waiting."
+    )
+    return outcome.task.model_copy(update={"next_step": hint})
+
+
+def summary_of(record: TaskRecord) -> TaskSummary:
+    return TaskSummary(
+        task_id=record.task_id,
+        endpoint=record.endpoint,
+        model=record.model,
+        prompt=record.prompt,
+        status=record.status,
+        created_at=datetime.fromtimestamp(record.created_at, UTC).isoformat(timespec="seconds"),
+        outputs=list(record.outputs),
+        downloads=list(record.downloads),
+        failure=record.failure,
+    )

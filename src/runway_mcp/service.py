@@ -1,0 +1,247 @@
+"""The task service: create, look up, wait for, cancel and download tasks. No MCP in here.
+
+Tools in `server.py` validate their arguments, call one method here and shape the answer.
+`owner` keeps callers of a shared server apart (an opaque id, never a key); None on stdio.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+
+from runway_mcp.downloads import DownloadError, DownloadPolicy, download_all
+from runway_mcp.errors import InputError, NotFoundError, NotSupportedError
+from runway_mcp.ledger import Ledger, TaskRecord, canonical_request_hash, sanitize_params
+from runway_mcp.payloads import PreparedRequest
+from runway_mcp.request_body import StreamingJsonBody, materialize
+from runway_mcp.schemas import CancelResult, CreatedTask, SavedFile, Task, TaskStatus
+from runway_mcp.tasks import build_task
+from runway_mcp.upstream import RunwayClient
+from runway_mcp.waiting import OnPoll, PollSchedule, wait_for
+
+logger = logging.getLogger("runway_mcp.service")
+
+
+@dataclass
+class RecentCreations:
+    """Tasks this process created, with when, so a fresh task's `task_not_exist` reads as PENDING."""
+
+    grace_seconds: float
+    _created: dict[str, float] = field(default_factory=dict)
+
+    def add(self, task_id: str, at: float | None = None) -> None:
+        now = time.time()
+        self._created[task_id] = now if at is None else at
+        for old in [t for t, created in self._created.items() if now - created > self.grace_seconds]:
+            del self._created[old]
+
+    def is_fresh(self, task_id: str) -> bool:
+        created = self._created.get(task_id)
+        return created is not None and time.time() - created <= self.grace_seconds
+
+
+@dataclass(frozen=True)
+class WaitResult:
+    task: Task
+    finished: bool
+
+
+def _describe_request(request: PreparedRequest) -> tuple[dict[str, Any], str]:
+    """The body with local files described (never their bytes), and its canonical hash."""
+    described = materialize(request.body)
+    return described, canonical_request_hash(request.endpoint.value, described)
+
+
+class TaskService:
+    """Everything the tools do, over one upstream client and the ledger."""
+
+    def __init__(self, client: RunwayClient, ledger: Ledger, download_http: httpx.AsyncClient) -> None:
+        self.client = client
+        self.ledger = ledger
+        self.settings = client.settings
+        self.recent = RecentCreations(self.settings.fresh_task_grace_seconds)
+        self._download_http = download_http
+        self._idempotency_locks: defaultdict[tuple[str | None, str], anyio.Lock] = defaultdict(anyio.Lock)
+
+    # Creating -----------------------------------------------------------------------------------
+
+    async def create(
+        self, request: PreparedRequest, *, idempotency_key: str | None = None, owner: str | None = None
+    ) -> CreatedTask:
+        """Submit a validated request once and report the new task (or the original, for a repeated key)."""
+        try:
+            # Hashing a 16 MB input takes a moment: keep it off the event loop.
+            described, request_hash = await anyio.to_thread.run_sync(_describe_request, request)
+            if idempotency_key is None:
+                return await self._submit(request, described, request_hash, None, owner)
+            async with self._idempotency_locks[(owner, idempotency_key)]:
+                original = await self.ledger.find_idempotent(idempotency_key, owner)
+                if original is None:
+                    return await self._submit(request, described, request_hash, idempotency_key, owner)
+                if original.request_hash != request_hash:
+                    raise InputError(
+                        [
+                            f"idempotency_key: {idempotency_key!r} was already used for a different request "
+                            f"(task {original.task_id}). Use a new key for a new request, or repeat the "
+                            "original parameters exactly to get the original task back."
+                        ]
+                    )
+                logger.info("idempotent replay of task %s", original.task_id)
+                return self._created(original.task_id, request, replayed=True)
+        finally:
+            request.close()
+
+    async def _submit(
+        self,
+        request: PreparedRequest,
+        described: dict[str, Any],
+        request_hash: str,
+        idempotency_key: str | None,
+        owner: str | None,
+    ) -> CreatedTask:
+        body = StreamingJsonBody(request.body) if request.media_is_local else request.body
+        task_id = await self.client.create_task(request.endpoint.value, body)
+        created_at = time.time()
+        self.recent.add(task_id, created_at)
+        logger.info("created task %s (%s, %s)", task_id, request.endpoint.value, request.model)
+        await self.ledger.record_created(
+            TaskRecord(
+                task_id=task_id,
+                endpoint=request.endpoint.value,
+                model=request.model,
+                prompt=request.prompt,
+                params=sanitize_params(described),
+                created_at=created_at,
+                status=TaskStatus.PENDING.value,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+                owner=owner,
+            )
+        )
+        return self._created(task_id, request, replayed=False)
+
+    @staticmethod
+    def _created(task_id: str, request: PreparedRequest, *, replayed: bool) -> CreatedTask:
+        task = build_task(task_id=task_id, status=TaskStatus.PENDING)
+        return CreatedTask(
+            **task.model_dump(),
+            model=request.model,
+            endpoint=request.endpoint.value,
+            idempotent_replay=replayed,
+        )
+
+    # Reading ------------------------------------------------------------------------------------
+
+    async def get(self, task_id: str, owner: str | None = None) -> Task:
+        """The task as the upstream reports it now, in one normalised shape; the ledger is updated."""
+        await self._check_owner(task_id, owner)
+        try:
+            task = await self.client.get_task(task_id)
+        except NotFoundError:
+            if await self._is_fresh(task_id):
+                return build_task(task_id=task_id, status=TaskStatus.PENDING, not_visible_yet=True)
+            raise
+        await self.ledger.update_status(
+            task_id,
+            status=task.status.value,
+            progress=task.progress,
+            outputs=task.output or None,
+            failure=task.failure,
+            failure_code=task.failure_code,
+        )
+        return task
+
+    async def _is_fresh(self, task_id: str) -> bool:
+        if self.recent.is_fresh(task_id):
+            return True
+        record = await self.ledger.get(task_id)
+        return record is not None and time.time() - record.created_at <= self.settings.fresh_task_grace_seconds
+
+    async def _check_owner(self, task_id: str, owner: str | None) -> None:
+        """On a shared server, a caller may only touch tasks it created."""
+        if owner is not None and await self.ledger.get(task_id, owner) is None:
+            raise NotFoundError(f"No task with id {task_id!r} was created by this caller on this server.")
+
+    async def list_recent(self, *, status: str | None, limit: int, owner: str | None = None) -> list[TaskRecord]:
+        return await self.ledger.list_recent(status=status, limit=limit, owner=owner)
+
+    async def wait(self, task_id: str, timeout_seconds: float, on_poll: OnPoll, owner: str | None = None) -> WaitResult:
+        """Poll until the task is terminal or `timeout_seconds` pass (capped by the settings)."""
+        timeout = min(max(timeout_seconds, 0.0), self.settings.wait_max_seconds)
+        schedule = PollSchedule(interval=self.settings.effective_poll_interval)
+        task, finished = await wait_for(
+            lambda: self.get(task_id, owner), timeout_seconds=timeout, schedule=schedule, on_poll=on_poll
+        )
+        return WaitResult(task, finished)
+
+    # Changing -----------------------------------------------------------------------------------
+
+    async def cancel(self, task_id: str, owner: str | None = None) -> CancelResult:
+        """Cancel an unfinished task, or delete a finished one (DELETE tasks/{id})."""
+        before = await self.get(task_id, owner)
+        try:
+            await self.client.delete_task(task_id)
+        except NotSupportedError:
+            raise NotSupportedError(
+                f"Cancelling is not supported by the provider {self.settings.provider!r}: it does not offer "
+                "DELETE tasks/{id}. The task keeps running and will be billed; it was not changed."
+            ) from None
+        outcome = "deleted" if before.terminal else "cancelled"
+        status = before.status if before.terminal else TaskStatus.CANCELLED
+        await self.ledger.update_status(
+            task_id, status=status.value, progress=None, outputs=None, failure=None, failure_code=None
+        )
+        return CancelResult(
+            task_id=task_id,
+            outcome=outcome,
+            previous_status=before.status,
+            message=(
+                f"The task was {before.status.value} and has been cancelled; it will not be billed further."
+                if outcome == "cancelled"
+                else f"The task had already finished ({before.status.value}); it has been deleted upstream and "
+                "its output links no longer work."
+            ),
+        )
+
+    async def download(self, task_id: str, directory: Path | None, owner: str | None = None) -> list[SavedFile]:
+        """Save a succeeded task's outputs into `directory` (default: the configured output directory)."""
+        task = await self.get(task_id, owner)
+        if task.status is not TaskStatus.SUCCEEDED or not task.output:
+            raise DownloadError(
+                f"Task {task_id} is {task.status.value}, so there is nothing to download yet. "
+                + ("Call wait_for_task first." if not task.terminal else "Only SUCCEEDED tasks have outputs.")
+            )
+        target = (directory or self.settings.output_directory()).expanduser()
+        if not target.is_absolute():
+            raise InputError([f"directory: must be an absolute path (got {str(directory)!r})."])
+
+        async def refresh() -> list[str]:
+            return (await self.get(task_id, owner)).output
+
+        policy = DownloadPolicy(
+            max_bytes=int(self.settings.max_download_mb * 1024 * 1024),
+            timeout_seconds=self.settings.download_timeout_seconds,
+            insecure_hosts=self.settings.insecure_download_hosts,
+        )
+        try:
+            saved = await download_all(
+                self._download_http, task.output, refresh, directory=target, task_id=task_id, policy=policy
+            )
+        except TimeoutError:
+            raise DownloadError(
+                f"The download took longer than {policy.timeout_seconds:.0f} s and was stopped; nothing partial "
+                "was kept. Try again, or raise RUNWAY_MCP_DOWNLOAD_TIMEOUT."
+            ) from None
+        except OSError as exc:
+            raise DownloadError(f"Could not write to {target}: {exc.strerror or exc}.") from None
+        except httpx.HTTPError as exc:
+            raise DownloadError(f"The download failed ({type(exc).__name__}); try again.") from None
+        await self.ledger.add_downloads(task_id, [f.path for f in saved])
+        return saved
