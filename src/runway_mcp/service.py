@@ -28,6 +28,9 @@ from runway_mcp.waiting import OnPoll, PollSchedule, wait_for
 
 logger = logging.getLogger("runway_mcp.service")
 
+# How long cancel_task keeps trying to reach a task that was created moments ago and is not visible yet.
+FRESH_DELETE_PATIENCE_SECONDS = 20.0
+
 
 @dataclass
 class RecentCreations:
@@ -187,7 +190,7 @@ class TaskService:
         """Cancel an unfinished task, or delete a finished one (DELETE tasks/{id})."""
         before = await self.get(task_id, owner)
         try:
-            await self.client.delete_task(task_id)
+            await self._delete_when_visible(task_id)
         except NotSupportedError:
             raise NotSupportedError(
                 f"Cancelling is not supported by the provider {self.settings.provider!r}: it does not offer "
@@ -209,6 +212,18 @@ class TaskService:
                 "its output links no longer work."
             ),
         )
+
+    async def _delete_when_visible(self, task_id: str) -> None:
+        """DELETE the task; a task created seconds ago may not be visible yet, so retry that (DELETE is idempotent)."""
+        deadline = time.monotonic() + FRESH_DELETE_PATIENCE_SECONDS
+        while True:
+            try:
+                await self.client.delete_task(task_id)
+                return
+            except NotFoundError:
+                if not await self._is_fresh(task_id) or time.monotonic() >= deadline:
+                    raise
+            await anyio.sleep(self.settings.effective_poll_interval)
 
     async def download(self, task_id: str, directory: Path | None, owner: str | None = None) -> list[SavedFile]:
         """Save a succeeded task's outputs into `directory` (default: the configured output directory)."""
