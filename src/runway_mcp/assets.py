@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runway_mcp.catalog import MediaKind
+import httpx
+
+from runway_mcp.catalog import ACCEPTED_MEDIA_TYPES, MB, URL_ASSET_LIMIT_BYTES, MediaKind
 from runway_mcp.media import LocalMedia, MediaError, classify_media_uri, resolve_media_input
 
 
@@ -30,6 +32,10 @@ class MediaValue:
     field: str
     kind: MediaKind
     body_value: Any
+
+    @property
+    def is_https(self) -> bool:
+        return isinstance(self.body_value, str) and self.body_value[:8].lower() == "https://"
 
     @property
     def is_local(self) -> bool:
@@ -55,3 +61,42 @@ def prepare_media(
     except MediaError as exc:
         problems.append(exc.message)
         return None
+
+
+async def verify_remote_asset(http: httpx.AsyncClient, value: MediaValue) -> list[str]:
+    """HEAD an HTTPS media URL the way the upstream will fetch it, and say what it would refuse.
+
+    Runway does not follow redirects and needs a real Content-Type and a Content-Length. Problems
+    are returned (not raised) so every field's problems end up in one error.
+    """
+    url = value.body_value
+    try:
+        response = await http.head(url, follow_redirects=False, headers={"Accept": "*/*"})
+    except httpx.HTTPError as exc:
+        return [f"{value.field}: the URL could not be checked ({type(exc).__name__}); is the host reachable?"]
+    problems: list[str] = []
+    if response.is_redirect:
+        problems.append(
+            f"{value.field}: the URL redirects (HTTP {response.status_code}); the upstream does not follow "
+            "redirects. Give the final URL."
+        )
+    elif response.status_code != 200:
+        problems.append(f"{value.field}: the URL answered HTTP {response.status_code} to a HEAD request, not 200.")
+    else:
+        media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if not media_type or media_type == "application/octet-stream":
+            problems.append(
+                f"{value.field}: the server sends no usable Content-Type ({media_type or 'none'}); the upstream "
+                f"needs a real {value.kind} type such as {ACCEPTED_MEDIA_TYPES[value.kind][0]}."
+            )
+        elif not media_type.startswith(f"{value.kind}/"):
+            problems.append(f"{value.field}: the URL serves {media_type}, not a {value.kind}.")
+        length = response.headers.get("content-length")
+        if not (length and length.isdigit()):
+            problems.append(f"{value.field}: the server sends no Content-Length; the upstream needs one.")
+        elif int(length) > URL_ASSET_LIMIT_BYTES[value.kind]:
+            limit_mb = URL_ASSET_LIMIT_BYTES[value.kind] // MB
+            problems.append(
+                f"{value.field}: the file is {int(length) / MB:.1f} MB, over the {limit_mb} MB limit for a {value.kind} URL."
+            )
+    return problems

@@ -69,6 +69,8 @@ class Settings(BaseModel):
     # Local files as media inputs: on for stdio (the caller is the machine's owner).
     allow_local_files: bool = True
     allowed_dirs: tuple[Path, ...] = ()
+    # HEAD each HTTPS media URL before creating, to catch what the upstream would refuse for free.
+    verify_urls: bool = False
     # Waiting: Runway asks for no more than one poll per 5 s; lower values apply only to a loopback upstream.
     poll_interval_seconds: float = Field(default=5.0, gt=0)
     wait_default_seconds: float = Field(default=50.0, ge=0)
@@ -80,6 +82,25 @@ class Settings(BaseModel):
     # Hosts whose plain-HTTP output URLs may be downloaded (only the local sandbox needs this).
     insecure_download_hosts: tuple[str, ...] = ()
     ledger_enabled: bool = True
+    # Remote use over HTTP (`runway-mcp --transport streamable-http | sse`, or `runway_mcp.http:create_app`).
+    http_host: str | None = None
+    http_port: int = Field(default=8000, ge=0, le=65535)
+    # The URL callers reach the MCP endpoint at (behind a proxy, say); named in 401 answers.
+    public_url: str | None = None
+    # Shared-key mode: callers present one of these bearer tokens and the server's key pays.
+    auth_tokens: tuple[SecretStr, ...] = ()
+    allow_unauthenticated: bool = False
+    # Bring-your-own-key mode: each caller's bearer token is their own upstream key.
+    byo_key: bool = False
+    # Host and Origin headers accepted besides loopback ones (DNS-rebinding protection).
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    # Over HTTP the caller is not the machine's owner: local files and downloads are off unless turned on.
+    http_allow_local_files: bool = False
+    http_allow_local_downloads: bool = False
+    stateless_http: bool = False
+    # Shared by every worker behind one address, so state sealed by one opens on another.
+    request_state_keys: tuple[SecretStr, ...] = ()
 
     @field_validator("base_url")
     @classmethod
@@ -157,6 +178,15 @@ class Settings(BaseModel):
             "RUNWAY_MCP_MAX_DOWNLOAD_MB": "max_download_mb",
             "RUNWAY_MCP_DOWNLOAD_TIMEOUT": "download_timeout_seconds",
             "RUNWAY_MCP_LEDGER": "ledger_enabled",
+            "RUNWAY_MCP_VERIFY_URLS": "verify_urls",
+            "RUNWAY_MCP_HOST": "http_host",
+            "RUNWAY_MCP_PORT": "http_port",
+            "RUNWAY_MCP_PUBLIC_URL": "public_url",
+            "RUNWAY_MCP_ALLOW_UNAUTHENTICATED": "allow_unauthenticated",
+            "RUNWAY_MCP_BYO_KEY": "byo_key",
+            "RUNWAY_MCP_HTTP_ALLOW_LOCAL_FILES": "http_allow_local_files",
+            "RUNWAY_MCP_HTTP_ALLOW_LOCAL_DOWNLOADS": "http_allow_local_downloads",
+            "RUNWAY_MCP_STATELESS": "stateless_http",
         }
         for variable, name in simple.items():
             value = get(variable)
@@ -167,6 +197,16 @@ class Settings(BaseModel):
             values["allowed_dirs"] = tuple(
                 Path(part).expanduser() for part in allowed.split(os.pathsep) if part.strip()
             )
+        comma_separated = {
+            "RUNWAY_MCP_AUTH_TOKENS": "auth_tokens",
+            "RUNWAY_MCP_ALLOWED_HOSTS": "allowed_hosts",
+            "RUNWAY_MCP_ALLOWED_ORIGINS": "allowed_origins",
+            "RUNWAY_MCP_REQUEST_STATE_KEYS": "request_state_keys",
+        }
+        for variable, name in comma_separated.items():
+            value = get(variable)
+            if value is not None:
+                values[name] = tuple(part.strip() for part in value.split(",") if part.strip())
         values.update(overrides)
         try:
             return cls.model_validate(values)

@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 import httpx
 
+from runway_mcp.assets import verify_remote_asset
 from runway_mcp.downloads import DownloadError, DownloadPolicy, download_all
 from runway_mcp.errors import InputError, NotFoundError, NotSupportedError
 from runway_mcp.ledger import Ledger, TaskRecord, canonical_request_hash, sanitize_params
@@ -80,6 +81,8 @@ class TaskService:
     ) -> CreatedTask:
         """Submit a validated request once and report the new task (or the original, for a repeated key)."""
         try:
+            if self.settings.verify_urls:
+                await self.verify_remote_media(request)
             # Hashing a 16 MB input takes a moment: keep it off the event loop.
             described, request_hash = await anyio.to_thread.run_sync(_describe_request, request)
             if idempotency_key is None:
@@ -100,6 +103,15 @@ class TaskService:
                 return self._created(original.task_id, request, replayed=True)
         finally:
             request.close()
+
+    async def verify_remote_media(self, request: PreparedRequest) -> None:
+        """HEAD every HTTPS input first (RUNWAY_MCP_VERIFY_URLS), so a URL the upstream would refuse costs nothing."""
+        problems: list[str] = []
+        for value in request.media:
+            if value.is_https:
+                problems += await verify_remote_asset(self._download_http, value)
+        if problems:
+            raise InputError(problems)
 
     async def _submit(
         self,
