@@ -10,7 +10,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from runway_mcp.catalog import GEN4_ALEPH_RATIOS, SEED_MAX, Endpoint, models_for
+from runway_mcp.catalog import GEN4_ALEPH_RATIOS, SEED_MAX, Endpoint, choices_for, models_for
 from runway_mcp.sandbox import Sandbox, SandboxServer
 from runway_mcp.server import build_server
 from tests.conftest import CANARY_KEY, make_settings
@@ -67,12 +67,14 @@ async def test_tools_are_listed_with_truthful_annotations_and_described_constrai
     assert set(create.input_schema["required"]) == {"video_uri", "prompt_text"}
     for name, prop in props.items():
         assert prop.get("description"), f"{name} has no description"
-    assert props["prompt_text"]["maxLength"] == 1000
+    v2v = models_for(Endpoint.VIDEO_TO_VIDEO)
+    assert props["prompt_text"]["maxLength"] == max(m.param("prompt_text").max_utf16 for m in v2v)  # type: ignore[union-attr]
     assert props["prompt_text"]["minLength"] == 1
     seed = props["seed"]["anyOf"][0]
     assert (seed["minimum"], seed["maximum"]) == (0, SEED_MAX)
-    assert props["references"]["anyOf"][0]["maxItems"] == 1
-    assert set(props["ratio"]["anyOf"][0]["enum"]) == set(GEN4_ALEPH_RATIOS)
+    assert props["references"]["anyOf"][0]["maxItems"] == max(m.max_references for m in v2v)
+    assert set(props["ratio"]["anyOf"][0]["enum"]) == set(choices_for(Endpoint.VIDEO_TO_VIDEO, "ratio"))
+    assert set(GEN4_ALEPH_RATIOS) <= set(props["ratio"]["anyOf"][0]["enum"])
     model_values = props["model"].get("enum") or [props["model"]["const"]]
     assert model_values == [m.name for m in models_for(Endpoint.VIDEO_TO_VIDEO)]
     assert props["model"]["default"] == "gen4_aleph"

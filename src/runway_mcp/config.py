@@ -82,6 +82,9 @@ class Settings(BaseModel):
     # Hosts whose plain-HTTP output URLs may be downloaded (only the local sandbox needs this).
     insecure_download_hosts: tuple[str, ...] = ()
     ledger_enabled: bool = True
+    # Spending controls: a daily cap on creates, and asking the user (MCP elicitation) before each one.
+    max_tasks_per_day: int | None = Field(default=None, ge=0)
+    confirm_spend: bool = False
     # Remote use over HTTP (`runway-mcp --transport streamable-http | sse`, or `runway_mcp.http:create_app`).
     http_host: str | None = None
     http_port: int = Field(default=8000, ge=0, le=65535)
@@ -179,6 +182,8 @@ class Settings(BaseModel):
             "RUNWAY_MCP_DOWNLOAD_TIMEOUT": "download_timeout_seconds",
             "RUNWAY_MCP_LEDGER": "ledger_enabled",
             "RUNWAY_MCP_VERIFY_URLS": "verify_urls",
+            "RUNWAY_MCP_MAX_TASKS_PER_DAY": "max_tasks_per_day",
+            "RUNWAY_MCP_CONFIRM_SPEND": "confirm_spend",
             "RUNWAY_MCP_HOST": "http_host",
             "RUNWAY_MCP_PORT": "http_port",
             "RUNWAY_MCP_PUBLIC_URL": "public_url",

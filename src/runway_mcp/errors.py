@@ -24,6 +24,10 @@ class InputError(RunwayMCPError):
         super().__init__(f"Invalid input, nothing was sent and no credits were spent:\n{lines}")
 
 
+class BudgetExceededError(RunwayMCPError):
+    """The server's own spending limit refuses this create; nothing was sent."""
+
+
 class ConfigurationError(RunwayMCPError):
     """The server is not set up to make this call (for example no API key)."""
 

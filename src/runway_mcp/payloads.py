@@ -1,27 +1,30 @@
 """Build the upstream's request bodies from tool arguments, checking every catalog rule first.
 
-Every problem is collected, so one error names each bad field and how to fix it. Nothing here
-talks to the network: a body that leaves this module is one the upstream should accept.
+One generic builder reads the model's parameters from the catalog: each given argument is
+checked by its kind and written to its place in the camelCase body. Every problem is collected,
+so one error names each bad field and how to fix it. Nothing here talks to the network.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
+
 from runway_mcp.assets import MediaPolicy, MediaValue, prepare_media
 from runway_mcp.catalog import (
-    PUBLIC_FIGURE_THRESHOLDS,
-    SEED_MAX,
+    DEFAULT_MODELS,
     Endpoint,
     ModelSpec,
+    Param,
+    endpoint_params,
     get_model,
     models_for,
     utf16_length,
 )
 from runway_mcp.errors import InputError
-from runway_mcp.schemas import Reference
 
 
 @dataclass
@@ -32,6 +35,7 @@ class PreparedRequest:
     spec: ModelSpec
     body: dict[str, Any]
     prompt: str | None
+    arguments: dict[str, Any] = field(default_factory=dict)
     media: list[MediaValue] = field(default_factory=list)
 
     @property
@@ -49,101 +53,199 @@ class PreparedRequest:
             value.close()
 
 
-def resolve_model(endpoint: Endpoint, name: str, problems: list[str]) -> ModelSpec | None:
-    spec = get_model(endpoint, name)
+def resolve_model(endpoint: Endpoint, name: str | None, problems: list[str]) -> ModelSpec | None:
+    spec = get_model(endpoint, name or DEFAULT_MODELS[endpoint])
     if spec is None:
         known = ", ".join(m.name for m in models_for(endpoint))
         problems.append(f"model: {name!r} is not a {endpoint.value} model. Use one of: {known}.")
     return spec
 
 
-def check_prompt(spec: ModelSpec, prompt: str | None, problems: list[str], field_name: str = "prompt_text") -> None:
-    if prompt is None or not prompt.strip():
-        if spec.prompt_required:
-            problems.append(f"{field_name}: required for {spec.name}; describe the edit you want in words.")
+def build_request(endpoint: Endpoint, arguments: Mapping[str, Any], policy: MediaPolicy) -> PreparedRequest:
+    """The body for POST {endpoint}, or an `InputError` naming every problem. Nothing is sent."""
+    problems: list[str] = []
+    given = {k: _plain(v) for k, v in arguments.items() if v is not None and k != "model"}
+    spec = resolve_model(endpoint, arguments.get("model"), problems)
+    if spec is None:
+        raise InputError(problems)
+    unused = sorted(set(given) - {p.name for p in spec.params})
+    users = endpoint_params(endpoint)
+    for name in unused:
+        takers = ", ".join(m.name for m in users.get(name, [])) or "none"
+        problems.append(f"{name}: {spec.name} does not take this parameter (models that do: {takers}); omit it.")
+    body: dict[str, Any] = {"model": spec.name}
+    media: list[MediaValue] = []
+    try:
+        for param in spec.params:
+            value = given.get(param.name)
+            if value is None:
+                if param.required:
+                    problems.append(f"{param.name}: required for {spec.name}.{_choices_hint(param)}")
+                continue
+            wire_value = _check(param, value, spec, given, policy, media, problems)
+            if wire_value is not None:
+                _combine(body, param, wire_value)
+        for path, constant in spec.constants:
+            _put(body, path, constant)
+        if problems:
+            raise InputError(problems)
+    except BaseException:
+        for opened in media:
+            opened.close()
+        raise
+    prompt = given.get("prompt_text")
+    return PreparedRequest(endpoint, spec, body, prompt if isinstance(prompt, str) else None, given, media)
+
+
+def _plain(value: Any) -> Any:
+    """Pydantic models (reference items) as plain dicts without unset fields."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(exclude_none=True)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _choices_hint(param: Param) -> str:
+    if param.choices:
+        return f" One of: {', '.join(str(c) for c in param.choices)}."
+    return ""
+
+
+def _check(
+    param: Param,
+    value: Any,
+    spec: ModelSpec,
+    given: Mapping[str, Any],
+    policy: MediaPolicy,
+    media: list[MediaValue],
+    problems: list[str],
+) -> Any:
+    """The value to send for one parameter, or None after recording its problem."""
+    name = param.name
+    before = len(problems)
+    if param.kind == "text":
+        check_text(param, value, spec, problems)
+    elif param.kind in ("integer", "number"):
+        wanted = int if param.kind == "integer" else (int, float)
+        if isinstance(value, bool) or not isinstance(value, wanted):
+            problems.append(
+                f"{name}: must be {'an integer' if param.kind == 'integer' else 'a number'} (got {value!r})."
+            )
+        elif param.choices and value not in param.choices:
+            problems.append(f"{name}: {spec.name} takes {_or(param.choices)} (got {value!r}).")
+        elif (param.minimum is not None and value < param.minimum) or (
+            param.maximum is not None and value > param.maximum
+        ):
+            problems.append(
+                f"{name}: must be from {_num(param.minimum)} to {_num(param.maximum)} for {spec.name} (got {value!r})."
+            )
+    elif param.kind == "boolean":
+        if not isinstance(value, bool):
+            problems.append(f"{name}: must be true or false (got {value!r}).")
+    elif param.kind == "choice":
+        if value not in param.choices:
+            problems.append(
+                f"{name}: {value!r} is not offered by {spec.name}. Use one of: {', '.join(map(str, param.choices))}."
+            )
+    elif param.kind == "media":
+        kind = given.get(param.media_from) if param.media_from else param.media
+        if kind not in ("image", "video"):
+            return None  # the parameter naming the kind is missing or wrong: reported on its own
+        prepared = prepare_media(value, kind, name, policy, problems)
+        if prepared is not None:
+            media.append(prepared)
+            return prepared.body_value
+    elif param.kind == "items":
+        return _check_items(param, value, spec, policy, media, problems)
+    return value if len(problems) == before else None
+
+
+def check_text(param: Param, value: Any, spec: ModelSpec, problems: list[str]) -> None:
+    name = param.name
+    if not isinstance(value, str):
+        problems.append(f"{name}: must be text (got {type(value).__name__}).")
         return
-    if "\x00" in prompt:
-        problems.append(f"{field_name}: contains a NUL character; remove it.")
-    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in prompt):
-        problems.append(f"{field_name}: contains an unpaired UTF-16 surrogate; send valid Unicode text.")
-    limit = spec.prompt_max_utf16
-    if limit is not None and (length := utf16_length(prompt)) > limit:
+    if not value.strip():
+        problems.append(f"{name}: is blank; describe what you want in words.")
+    if "\x00" in value:
+        problems.append(f"{name}: contains a NUL character; remove it.")
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+        problems.append(f"{name}: contains an unpaired UTF-16 surrogate; send valid Unicode text.")
+    limit = param.max_utf16
+    if limit is not None and (length := utf16_length(value)) > limit:
         problems.append(
-            f"{field_name}: {length} characters as the upstream counts them (UTF-16 code units; an emoji counts 2), "
+            f"{name}: {length} characters as the upstream counts them (UTF-16 code units; an emoji counts 2), "
             f"over the limit of {limit} for {spec.name}. Shorten it by at least {length - limit}."
         )
 
 
-def check_seed(seed: int | None, problems: list[str]) -> None:
-    if seed is not None and (isinstance(seed, bool) or not 0 <= seed <= SEED_MAX):
-        problems.append(f"seed: must be an integer from 0 to {SEED_MAX} (got {seed!r}); omit it for a random seed.")
-
-
-def check_ratio(spec: ModelSpec, ratio: str | None, problems: list[str]) -> None:
-    if ratio is None:
-        return
-    if not spec.ratios:
-        problems.append(f"ratio: {spec.name} takes no ratio; omit it.")
-    elif ratio not in spec.ratios:
-        problems.append(f"ratio: {ratio!r} is not offered by {spec.name}. Use one of: {', '.join(spec.ratios)}.")
-
-
-def build_video_to_video(
-    *,
-    video_uri: str,
-    prompt_text: str | None,
-    model: str,
-    seed: int | None = None,
-    references: Sequence[Reference] | None = None,
-    ratio: str | None = None,
-    public_figure_threshold: str | None = None,
+def _check_items(
+    param: Param,
+    value: Any,
+    spec: ModelSpec,
     policy: MediaPolicy,
-) -> PreparedRequest:
-    """The body for POST video_to_video, or an `InputError` naming every problem."""
-    problems: list[str] = []
-    endpoint = Endpoint.VIDEO_TO_VIDEO
-    spec = resolve_model(endpoint, model, problems)
-    media: list[MediaValue] = []
-    try:
-        video = prepare_media(video_uri, "video", "video_uri", policy, problems)
-        if video is not None:
-            media.append(video)
-        refs: list[dict[str, Any]] = []
-        for index, reference in enumerate(references or []):
-            prepared = prepare_media(reference.uri, "image", f"references[{index}].uri", policy, problems)
-            if prepared is not None:
-                media.append(prepared)
-                refs.append({"type": reference.type, "uri": prepared.body_value})
-        if spec is not None:
-            check_prompt(spec, prompt_text, problems)
-            check_ratio(spec, ratio, problems)
-            if references and len(references) > spec.max_references:
-                problems.append(
-                    f"references: {spec.name} takes at most {spec.max_references} reference image(s); "
-                    f"got {len(references)}. Keep the most important one."
-                )
-        check_seed(seed, problems)
-        if public_figure_threshold is not None and public_figure_threshold not in PUBLIC_FIGURE_THRESHOLDS:
+    media: list[MediaValue],
+    problems: list[str],
+) -> list[dict[str, Any]] | None:
+    name = param.name
+    if not isinstance(value, list):
+        problems.append(f"{name}: must be a list.")
+        return None
+    if len(value) > param.max_items:
+        problems.append(
+            f"{name}: {spec.name} takes at most {param.max_items} (got {len(value)}). Keep the most important ones."
+        )
+    if len(value) < param.min_items:
+        problems.append(
+            f"{name}: {spec.name} needs at least {param.min_items} (got {len(value)}); the provider rejects an "
+            "empty list."
+        )
+    items: list[dict[str, Any]] = []
+    for index, raw in enumerate(value):
+        where = f"{name}[{index}]"
+        if not isinstance(raw, dict) or not isinstance(raw.get("uri"), str):
+            problems.append(f'{where}: must be an object with a "uri".')
+            continue
+        item: dict[str, Any] = {"type": param.item_type} if param.item_type else {}
+        assert param.media is not None
+        prepared = prepare_media(raw["uri"], param.media, f"{where}.uri", policy, problems)
+        if prepared is not None:
+            media.append(prepared)
+            item["uri"] = prepared.body_value
+        extras = {k: raw[k] for k in param.item_keys if raw.get(k) is not None}
+        if param.item_keys == ("seconds", "at") and len(extras) != 1:
             problems.append(
-                f"public_figure_threshold: must be one of {', '.join(PUBLIC_FIGURE_THRESHOLDS)} "
-                f"(got {public_figure_threshold!r})."
+                f"{where}: give exactly one of seconds (from the start) or at (a fraction 0..1 of the clip)."
             )
-        if problems or spec is None or video is None:
-            raise InputError(problems)
-    except BaseException:
-        for value in media:
-            value.close()
-        raise
+        if "at" in extras and not 0 <= extras["at"] <= 1:
+            problems.append(f"{where}.at: must be a fraction from 0 to 1.")
+        if "seconds" in extras and extras["seconds"] < 0:
+            problems.append(f"{where}.seconds: must not be negative.")
+        items.append({**item, **extras})
+    return items
 
-    body: dict[str, Any] = {"videoUri": video.body_value, "model": spec.name}
-    if prompt_text is not None:
-        body["promptText"] = prompt_text
-    if seed is not None:
-        body["seed"] = seed
-    if refs:
-        body["references"] = refs
-    if ratio is not None:
-        body["ratio"] = ratio
-    if public_figure_threshold is not None:
-        body["contentModeration"] = {"publicFigureThreshold": public_figure_threshold}
-    return PreparedRequest(endpoint=endpoint, spec=spec, body=body, prompt=prompt_text, media=media)
+
+def _combine(body: dict[str, Any], param: Param, value: Any) -> None:
+    """Write a value at its wire path; a last frame joins the first as a list of positioned frames."""
+    if param.name == "last_frame_image":
+        first = body.get("promptImage")
+        body["promptImage"] = [{"uri": first, "position": "first"}, {"uri": value, "position": "last"}]
+        return
+    _put(body, param.wire, value)
+
+
+def _put(body: dict[str, Any], path: str, value: Any) -> None:
+    *parents, leaf = path.split(".")
+    target = body
+    for part in parents:
+        target = target.setdefault(part, {})
+    target[leaf] = value
+
+
+def _or(values: tuple[str | int, ...]) -> str:
+    return " or ".join(str(v) for v in values)
+
+
+def _num(value: float | None) -> str:
+    return "any" if value is None else f"{value:g}"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from runway_mcp.catalog import Endpoint, models_for
+from runway_mcp.catalog import Endpoint, choices_for, models_for
+from runway_mcp.pricing import CostEstimate
 
 
 class TaskStatus(StrEnum):
@@ -40,17 +41,38 @@ _RANKS = {
 }
 
 
+_IMAGE_URI_DESCRIPTION = (
+    "The image: an HTTPS URL on a domain name (not an IP), at most 2048 characters, serving JPEG, PNG or "
+    "WebP up to 16 MB; a data URI `data:image/png;base64,...` up to 5 MB; or an absolute local file path."
+)
+
+
 class Reference(BaseModel):
     """A reference image that guides the style or content of the output."""
 
     type: Literal["image"] = Field(default="image", description='Always "image".')
-    uri: str = Field(
-        description=(
-            "The image: an HTTPS URL on a domain name (not an IP), at most 2048 characters, serving "
-            "JPEG, PNG or WebP up to 16 MB; or a data URI `data:image/png;base64,...` up to 5 MB."
-        ),
-        min_length=1,
+    uri: str = Field(description=_IMAGE_URI_DESCRIPTION, min_length=1)
+
+
+class ReferenceImage(BaseModel):
+    """A reference image for text_to_image, optionally tagged so the prompt can name it as @tag."""
+
+    uri: str = Field(description=_IMAGE_URI_DESCRIPTION, min_length=1)
+    tag: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=16,
+        pattern=r"^[A-Za-z][A-Za-z0-9_]*$",
+        description="A name for this image (3-16 letters, digits, _), used in the prompt as @name.",
     )
+
+
+class Keyframe(BaseModel):
+    """An image that the edited video should match at one moment (aleph2)."""
+
+    uri: str = Field(description=_IMAGE_URI_DESCRIPTION, min_length=1)
+    seconds: float | None = Field(default=None, ge=0, description="When, in seconds from the start of the input.")
+    at: float | None = Field(default=None, ge=0, le=1, description="When, as a fraction 0..1 of the input's length.")
 
 
 class Task(BaseModel):
@@ -89,14 +111,31 @@ class Task(BaseModel):
 
 
 class CreatedTask(Task):
-    """The answer to a create tool: the task as last seen, plus what was requested."""
+    """The answer to a create tool: the task as last seen, plus what was requested and what it costs.
 
+    For a dry run nothing is created: task_id and status are null and request_preview shows the
+    request that would have been sent.
+    """
+
+    task_id: str | None = Field(  # type: ignore[assignment]
+        default=None, description="The new task's id (null for a dry run). Pass it to wait_for_task or get_task."
+    )
+    status: TaskStatus | None = Field(  # type: ignore[assignment]
+        default=None, description="The task's status as last seen (PENDING right after creation; null for a dry run)."
+    )
+    terminal: bool = Field(default=False, description="True once the task will not change any more.")
     model: str = Field(description="The model that was requested.")
-    endpoint: str = Field(description="The upstream route the task was created on, e.g. video_to_video.")
+    endpoint: str = Field(description="The upstream route, e.g. video_to_video.")
     idempotent_replay: bool = Field(
         default=False,
         description="True when this idempotency_key was used before: this is the original task, nothing new was spent.",
     )
+    dry_run: bool = Field(default=False, description="True when nothing was sent (dry_run: true).")
+    request_preview: dict[str, Any] | None = Field(
+        default=None,
+        description="For a dry run: the exact JSON body that would be sent, with media data shortened to type, size and hash.",
+    )
+    estimated_cost: CostEstimate | None = Field(default=None, description="What this request is expected to cost.")
 
 
 class CancelResult(BaseModel):
@@ -147,11 +186,68 @@ class DownloadResult(BaseModel):
 
 
 # Enumerations the model sees in tool schemas, built from the catalog so they cannot drift from it.
+def _literal(values: tuple[str | int, ...]) -> Any:
+    return Literal[values]  # a Literal built at run time from the catalog
+
+
 if TYPE_CHECKING:
     VideoToVideoModel = str
     VideoToVideoRatio = str
+    AspectRatio = str
+    ImageToVideoModel = str
+    ImageToVideoRatio = str
+    TextToImageModel = str
+    ImageRatio = str
+    UpscaleModel = str
+    CharacterModel = str
+    CharacterRatio = str
 else:
-    VideoToVideoModel = Literal[tuple(m.name for m in models_for(Endpoint.VIDEO_TO_VIDEO))]
-    VideoToVideoRatio = Literal[tuple(dict.fromkeys(r for m in models_for(Endpoint.VIDEO_TO_VIDEO) for r in m.ratios))]
+
+    def _models(endpoint: Endpoint) -> Any:
+        return _literal(tuple(m.name for m in models_for(endpoint)))
+
+    VideoToVideoModel = _models(Endpoint.VIDEO_TO_VIDEO)
+    VideoToVideoRatio = _literal(choices_for(Endpoint.VIDEO_TO_VIDEO, "ratio"))
+    AspectRatio = _literal(choices_for(Endpoint.VIDEO_TO_VIDEO, "target_aspect_ratio"))
+    ImageToVideoModel = _models(Endpoint.IMAGE_TO_VIDEO)
+    ImageToVideoRatio = _literal(choices_for(Endpoint.IMAGE_TO_VIDEO, "ratio"))
+    TextToImageModel = _models(Endpoint.TEXT_TO_IMAGE)
+    ImageRatio = _literal(choices_for(Endpoint.TEXT_TO_IMAGE, "ratio"))
+    UpscaleModel = _models(Endpoint.VIDEO_UPSCALE)
+    CharacterModel = _models(Endpoint.CHARACTER_PERFORMANCE)
+    CharacterRatio = _literal(choices_for(Endpoint.CHARACTER_PERFORMANCE, "ratio"))
 
 PublicFigureThreshold = Literal["auto", "low"]
+
+
+class ParamInfo(BaseModel):
+    name: str
+    required: bool
+    kind: str
+    choices: list[str | int] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    max_characters: int | None = Field(default=None, description="Maximum length in UTF-16 code units.")
+    max_items: int | None = None
+    min_items: int | None = None
+    media: str | None = None
+
+
+class ModelInfo(BaseModel):
+    """One model, as the catalog knows it."""
+
+    name: str
+    endpoint: str
+    tool: str = Field(description="The tool that uses this model.")
+    summary: str
+    default: bool = Field(description="True for the tool's default model.")
+    providers: list[str] = Field(description="Providers known to accept it (cometapi, runway).")
+    credits_per_second: float | None = None
+    credits_per_image: float | None = None
+    parameters: list[ParamInfo]
+    notes: str = ""
+
+
+class ModelList(BaseModel):
+    provider: str | None = Field(default=None, description="The provider this server is configured for.")
+    models: list[ModelInfo]

@@ -3,42 +3,34 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated
 
 from mcp.server import MCPServer
+from mcp.server.auth.provider import TokenVerifier
+from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+from mcp.server.request_state import RequestStateSecurity
 from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent, ToolAnnotations
 from pydantic import Field
 
 from runway_mcp import __version__
 from runway_mcp.assets import MediaPolicy
-from runway_mcp.catalog import GEN4_ALEPH_RATIOS, SEED_MAX
 from runway_mcp.config import Settings
+from runway_mcp.create_tools import register_create_tools
 from runway_mcp.downloads import DownloadError
 from runway_mcp.errors import NotFoundError, RunwayMCPError
 from runway_mcp.ledger import Ledger, TaskRecord
-from runway_mcp.payloads import PreparedRequest, build_video_to_video
-from runway_mcp.schemas import (
-    CancelResult,
-    CreatedTask,
-    DownloadResult,
-    PublicFigureThreshold,
-    Reference,
-    Task,
-    TaskList,
-    TaskStatus,
-    TaskSummary,
-    VideoToVideoModel,
-    VideoToVideoRatio,
-)
+from runway_mcp.schemas import CancelResult, DownloadResult, Task, TaskList, TaskStatus, TaskSummary
 from runway_mcp.service import TaskService
+from runway_mcp.tool_support import AppContext, TaskId, app_of, owner_of, tool_errors, wait_and_report
 from runway_mcp.upstream import RunwayClient, make_download_client, make_http_client
+
+__all__ = ["AppContext", "build_server"]
 
 logger = logging.getLogger("runway_mcp.server")
 
@@ -57,69 +49,21 @@ again. Confirm with the user before creating several tasks in a batch. Reading t
 """
 
 
-TaskId = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=128,
-        pattern=r"^[A-Za-z0-9_-]+$",
-        description="The task_id a create tool returned, e.g. 12a01a5e-ab55-4aa7-b002-7b873546cf76.",
-    ),
-]
-WaitSeconds = Annotated[
-    float,
-    Field(
-        ge=0,
-        le=3600,
-        description=(
-            "Seconds to wait for the task after submitting it (default 0: return at once). Up to about 50 "
-            "fits inside common client time limits; the task keeps running either way."
-        ),
-    ),
-]
-IdempotencyKey = Annotated[
-    str | None,
-    Field(
-        min_length=1,
-        max_length=200,
-        description=(
-            "Optional key that makes retrying safe: calling again with the same key and the same parameters "
-            "returns the original task instead of paying for a new one (also after a server restart). Use a "
-            "new key for each distinct request, e.g. 'restyle-beach-clip-1'."
-        ),
-    ),
-]
-
-
-@dataclass
-class AppContext:
-    """What the tools share for the server's lifetime; built in the lifespan, never a module global."""
-
-    settings: Settings
-    service: TaskService
-    media_policy: MediaPolicy
-
-
-def _app(ctx: Context) -> AppContext:
-    return cast(AppContext, ctx.request_context.lifespan_context)
-
-
-@contextmanager
-def tool_errors() -> Iterator[None]:
-    """The one place where the server's own errors become tool errors the model can read."""
-    try:
-        yield
-    except RunwayMCPError as exc:
-        logger.info("tool error: %s", type(exc).__name__)
-        raise ToolError(exc.message) from None
-
-
 def media_policy_for(settings: Settings) -> MediaPolicy:
     return MediaPolicy(allow_local_files=settings.allow_local_files, allowed_roots=settings.allowed_roots())
 
 
-def build_server(settings: Settings) -> MCPServer[AppContext]:
-    """An MCP server for these settings. The HTTP client is opened and closed by its lifespan."""
+def build_server(
+    settings: Settings,
+    *,
+    token_verifier: TokenVerifier | None = None,
+    auth: AuthSettings | None = None,
+    request_state_security: RequestStateSecurity | None = None,
+) -> MCPServer[AppContext]:
+    """An MCP server for these settings. The HTTP client is opened and closed by its lifespan.
+
+    The keyword arguments only matter over HTTP (`runway_mcp.http` passes them) and go to the SDK as they are.
+    """
 
     # Static resources get no Context, so the lifespan also publishes its state here (one per server).
     running: list[AppContext] = []
@@ -146,111 +90,12 @@ def build_server(settings: Settings) -> MCPServer[AppContext]:
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         log_level=settings.log_level,
+        token_verifier=token_verifier,
+        auth=auth,
+        request_state_security=request_state_security,
     )
 
-    @mcp.tool(
-        title="Edit a video with Runway (video-to-video)",
-        annotations=ToolAnnotations(
-            title="Edit a video with Runway (video-to-video)",
-            read_only_hint=False,
-            destructive_hint=False,
-            idempotent_hint=False,
-            open_world_hint=True,
-        ),
-    )
-    async def create_video_to_video(
-        ctx: Context,
-        video_uri: Annotated[
-            str,
-            Field(
-                min_length=1,
-                description=(
-                    "The source clip to edit: an HTTPS URL on a domain name (not an IP address), at most 2048 "
-                    "characters, serving MP4/MOV/WebM up to 32 MB with a real Content-Type (redirects are not "
-                    "followed); or a data URI such as data:video/mp4;base64,... up to 16 MB; or an absolute "
-                    "path to a local file (/path/clip.mp4, ~/clip.mp4 or file:///path/clip.mp4) inside the "
-                    "directories this server may read. Example: https://media.w3.org/2010/05/sintel/trailer.mp4"
-                ),
-            ),
-        ],
-        prompt_text: Annotated[
-            str,
-            Field(
-                min_length=1,
-                max_length=1000,
-                description=(
-                    "What the edited video should look like, in plain words: 1-1000 characters, counted as "
-                    "UTF-16 code units (an emoji counts 2). Example: 'Make it look like a snowy winter night'."
-                ),
-            ),
-        ],
-        model: Annotated[
-            VideoToVideoModel,
-            Field(description="The Runway model. gen4_aleph is the one CometAPI documents."),
-        ] = "gen4_aleph",
-        seed: Annotated[
-            int | None,
-            Field(
-                ge=0,
-                le=SEED_MAX,
-                description=f"Integer 0-{SEED_MAX} for a reproducible result; omit for a random seed.",
-            ),
-        ] = None,
-        references: Annotated[
-            list[Reference] | None,
-            Field(
-                max_length=1,
-                description=(
-                    "Optional style/content reference images; gen4_aleph takes at most one. "
-                    'Example: [{"type": "image", "uri": "https://example.com/style.jpg"}]'
-                ),
-            ),
-        ] = None,
-        ratio: Annotated[
-            VideoToVideoRatio | None,
-            Field(
-                description=(
-                    f"Output size as width:height pixels, one of {', '.join(GEN4_ALEPH_RATIOS)}. Optional: "
-                    "Runway now follows the input video's shape and may ignore it."
-                )
-            ),
-        ] = None,
-        public_figure_threshold: Annotated[
-            PublicFigureThreshold | None,
-            Field(
-                description=(
-                    "Content moderation for recognisable public figures: 'auto' (default, standard) or "
-                    "'low' (less strict)."
-                )
-            ),
-        ] = None,
-        wait_seconds: WaitSeconds = 0,
-        idempotency_key: IdempotencyKey = None,
-    ) -> CreatedTask:
-        """Edit or restyle an existing video clip with Runway (default model gen4_aleph) from a text prompt.
-
-        Use it to change the look, style, setting, lighting or content of a clip the user already has.
-        It returns at once with a task_id and status PENDING; the edit takes about 1-5 minutes. Then call
-        wait_for_task (or get_task) with that task_id until it SUCCEEDED, and give the user the output
-        URLs or save them with download_task_output.
-
-        Cost: spends the user's credits (gen4_aleph: about 15 Runway credits per second of output, billed
-        by CometAPI at its own price). Each call creates a new paid task, so do not call it twice for the
-        same request. Inputs are checked before anything is sent: an invalid call costs nothing.
-        """
-        app = _app(ctx)
-        with tool_errors():
-            request = build_video_to_video(
-                video_uri=video_uri,
-                prompt_text=prompt_text,
-                model=model,
-                seed=seed,
-                references=references,
-                ratio=ratio,
-                public_figure_threshold=public_figure_threshold,
-                policy=app.media_policy,
-            )
-            return await submit_and_wait(ctx, app, request, idempotency_key, wait_seconds)
+    register_create_tools(mcp)
 
     @mcp.tool(
         title="Get a Runway task's status and results",
@@ -270,9 +115,9 @@ def build_server(settings: Settings) -> MCPServer[AppContext]:
         fresh ones), failure and failure_code with whether a retry could help, and next_step. Do not
         call it more often than every 5 seconds for the same task; prefer wait_for_task to wait.
         """
-        app = _app(ctx)
+        app = app_of(ctx)
         with tool_errors():
-            return await app.service.get(task_id, _owner(ctx))
+            return await app.service.get(task_id, owner_of(ctx))
 
     @mcp.tool(
         title="Wait for a Runway task to finish",
@@ -305,7 +150,7 @@ def build_server(settings: Settings) -> MCPServer[AppContext]:
         is still running then, the answer is the current task (not an error) and next_step says to call
         wait_for_task again. Video tasks usually take 1-5 minutes, so expect to call it a few times.
         """
-        app = _app(ctx)
+        app = app_of(ctx)
         with tool_errors():
             return await wait_and_report(ctx, app, task_id, timeout_seconds)
 
@@ -326,9 +171,9 @@ def build_server(settings: Settings) -> MCPServer[AppContext]:
         SUCCEEDED task cannot be undone: download its outputs first if they are wanted. Only Runway's
         own API offers this route; CometAPI does not document it, and then the answer says so.
         """
-        app = _app(ctx)
+        app = app_of(ctx)
         with tool_errors():
-            return await app.service.cancel(task_id, _owner(ctx))
+            return await app.service.cancel(task_id, owner_of(ctx))
 
     @mcp.tool(
         title="Download a Runway task's outputs to local files",
@@ -360,7 +205,7 @@ def build_server(settings: Settings) -> MCPServer[AppContext]:
         used instead) and a failed download leaves no partial file. Returns the saved paths, sizes and
         SHA-256 sums, plus file:// links to each file.
         """
-        app = _app(ctx)
+        app = app_of(ctx)
         with tool_errors():
             if not app.settings.allow_local_downloads:
                 raise DownloadError(
@@ -368,7 +213,7 @@ def build_server(settings: Settings) -> MCPServer[AppContext]:
                     "Give the user the output URLs from get_task instead."
                 )
             target = Path(directory) if directory else None
-            saved = await app.service.download(task_id, target, _owner(ctx))
+            saved = await app.service.download(task_id, target, owner_of(ctx))
         result = DownloadResult(
             task_id=task_id,
             directory=str(Path(saved[0].path).parent) if saved else str(target or app.settings.output_directory()),
@@ -412,10 +257,10 @@ def build_server(settings: Settings) -> MCPServer[AppContext]:
         Use it to find a task_id again (for example after a restart or a lost reply). Statuses are as last
         seen by this server; call get_task for a live status and fresh output links.
         """
-        app = _app(ctx)
+        app = app_of(ctx)
         with tool_errors():
             records = await app.service.list_recent(
-                status=status.value if status else None, limit=limit, owner=_owner(ctx)
+                status=status.value if status else None, limit=limit, owner=owner_of(ctx)
             )
         return TaskList(tasks=[summary_of(r) for r in records], ledger_enabled=app.service.ledger.enabled)
 
@@ -430,7 +275,7 @@ def build_server(settings: Settings) -> MCPServer[AppContext]:
         if not running:
             raise ResourceError("The server is still starting; try again in a moment.")
         app = running[-1]
-        records = await app.service.list_recent(status=None, limit=50, owner=_owner(None))
+        records = await app.service.list_recent(status=None, limit=50, owner=owner_of(None))
         listing = TaskList(tasks=[summary_of(r) for r in records], ledger_enabled=app.service.ledger.enabled)
         return listing.model_dump_json(indent=2)
 
@@ -442,9 +287,9 @@ def build_server(settings: Settings) -> MCPServer[AppContext]:
         mime_type="application/json",
     )
     async def task_resource(task_id: str, ctx: Context) -> str:
-        app = _app(ctx)
+        app = app_of(ctx)
         try:
-            task = await app.service.get(task_id, _owner(ctx))
+            task = await app.service.get(task_id, owner_of(ctx))
         except NotFoundError as exc:
             raise ResourceNotFoundError(exc.message) from None
         except RunwayMCPError as exc:
@@ -452,40 +297,6 @@ def build_server(settings: Settings) -> MCPServer[AppContext]:
         return task.model_dump_json(indent=2)
 
     return mcp
-
-
-def _owner(ctx: Context | None) -> str | None:
-    """The caller's opaque id on a shared server; None when the server has a single user (stdio)."""
-    return None
-
-
-async def submit_and_wait(
-    ctx: Context, app: AppContext, request: PreparedRequest, idempotency_key: str | None, wait_seconds: float
-) -> CreatedTask:
-    """Create the task once, then optionally wait for it like wait_for_task does."""
-    created = await app.service.create(request, idempotency_key=idempotency_key, owner=_owner(ctx))
-    if wait_seconds <= 0:
-        return created
-    task = await wait_and_report(ctx, app, created.task_id, wait_seconds)
-    return CreatedTask(
-        **task.model_dump(), model=created.model, endpoint=created.endpoint, idempotent_replay=created.idempotent_replay
-    )
-
-
-async def wait_and_report(ctx: Context, app: AppContext, task_id: str, timeout_seconds: float) -> Task:
-    """Wait for a task, sending a progress notification on every poll."""
-
-    async def on_poll(_task: Task, value: float, message: str) -> None:
-        await ctx.report_progress(value, 1.0, message)
-
-    outcome = await app.service.wait(task_id, timeout_seconds, on_poll, _owner(ctx))
-    if outcome.finished:
-        return outcome.task
-    hint = (
-        f"Still {outcome.task.status.value} after waiting {timeout_seconds:.0f} s; this is normal for video. "
-        f"Call wait_for_task(task_id={task_id!r}) again to keep waiting."
-    )
-    return outcome.task.model_copy(update={"next_step": hint})
 
 
 def summary_of(record: TaskRecord) -> TaskSummary:

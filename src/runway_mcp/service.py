@@ -18,9 +18,10 @@ import httpx
 
 from runway_mcp.assets import verify_remote_asset
 from runway_mcp.downloads import DownloadError, DownloadPolicy, download_all
-from runway_mcp.errors import InputError, NotFoundError, NotSupportedError
+from runway_mcp.errors import BudgetExceededError, InputError, NotFoundError, NotSupportedError
 from runway_mcp.ledger import Ledger, TaskRecord, canonical_request_hash, sanitize_params
 from runway_mcp.payloads import PreparedRequest
+from runway_mcp.pricing import CostEstimate
 from runway_mcp.request_body import StreamingJsonBody, materialize
 from runway_mcp.schemas import CancelResult, CreatedTask, SavedFile, Task, TaskStatus
 from runway_mcp.tasks import build_task
@@ -46,9 +47,20 @@ class RecentCreations:
         for old in [t for t, created in self._created.items() if now - created > self.grace_seconds]:
             del self._created[old]
 
+    def count_since(self, since: float) -> int:
+        return sum(1 for created in self._created.values() if created >= since)
+
     def is_fresh(self, task_id: str) -> bool:
         created = self._created.get(task_id)
         return created is not None and time.time() - created <= self.grace_seconds
+
+
+class _NoLock:
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,8 @@ class TaskService:
         self.recent = RecentCreations(self.settings.fresh_task_grace_seconds)
         self._download_http = download_http
         self._idempotency_locks: defaultdict[tuple[str | None, str], anyio.Lock] = defaultdict(anyio.Lock)
+        # Only taken when a daily budget is set, so concurrent creates cannot both slip under it.
+        self._budget_lock: anyio.Lock | _NoLock = anyio.Lock() if self.settings.max_tasks_per_day else _NoLock()
 
     # Creating -----------------------------------------------------------------------------------
 
@@ -113,6 +127,46 @@ class TaskService:
         if problems:
             raise InputError(problems)
 
+    async def preview(self, request: PreparedRequest, cost: CostEstimate) -> CreatedTask:
+        """A dry run: the request that would be sent, with media shortened, and its cost. Nothing is sent."""
+        try:
+            described, _ = await anyio.to_thread.run_sync(_describe_request, request)
+        finally:
+            request.close()
+        headers = {
+            "Authorization": "Bearer <your key>",
+            "Content-Type": "application/json",
+            "X-Runway-Version": self.settings.runway_version,
+        }
+        return CreatedTask(
+            model=request.model,
+            endpoint=request.endpoint.value,
+            dry_run=True,
+            request_preview={
+                "method": "POST",
+                "url": self.client.url(request.endpoint.value),
+                "headers": headers,
+                "body": sanitize_params(described),
+            },
+            estimated_cost=cost,
+            next_step="Nothing was sent and nothing was spent. Call the same tool without dry_run to create the task.",
+        )
+
+    async def _check_budget(self, owner: str | None) -> None:
+        """Refuse before sending when RUNWAY_MCP_MAX_TASKS_PER_DAY tasks were created in the last 24 hours."""
+        limit = self.settings.max_tasks_per_day
+        if limit is None:
+            return
+        since = time.time() - 86400
+        counted = await self.ledger.count_created_since(since, owner) if self.ledger.enabled else 0
+        created = max(counted, self.recent.count_since(since))
+        if created >= limit:
+            raise BudgetExceededError(
+                f"The daily budget of this server is used up: {created} of {limit} tasks were created in the last "
+                "24 hours (RUNWAY_MCP_MAX_TASKS_PER_DAY). Nothing was sent and nothing was spent. Try again later "
+                "or ask the server's owner to raise the limit."
+            )
+
     async def _submit(
         self,
         request: PreparedRequest,
@@ -122,9 +176,11 @@ class TaskService:
         owner: str | None,
     ) -> CreatedTask:
         body = StreamingJsonBody(request.body) if request.media_is_local else request.body
-        task_id = await self.client.create_task(request.endpoint.value, body)
-        created_at = time.time()
-        self.recent.add(task_id, created_at)
+        async with self._budget_lock:
+            await self._check_budget(owner)
+            task_id = await self.client.create_task(request.endpoint.value, body)
+            created_at = time.time()
+            self.recent.add(task_id, created_at)
         logger.info("created task %s (%s, %s)", task_id, request.endpoint.value, request.model)
         await self.ledger.record_created(
             TaskRecord(

@@ -25,6 +25,7 @@ import anyio
 import httpx
 
 from runway_mcp import __version__
+from runway_mcp.caller import caller_api_key
 from runway_mcp.config import Settings
 from runway_mcp.errors import (
     AmbiguousCreateError,
@@ -106,12 +107,21 @@ class RunwayClient:
         return f"{self._settings.base_url}{self._settings.api_prefix}/{route.lstrip('/')}"
 
     def _headers(self, *, create: bool) -> dict[str, str]:
-        key = self._settings.api_key
-        if key is None or not key.get_secret_value():
-            raise ConfigurationError(
-                f"No API key is configured. Set the {self._settings.key_variable} environment variable "
-                "in the MCP client's configuration for this server, then restart the server."
-            )
+        if self._settings.byo_key:
+            # Each caller pays with their own key; the server's key is never used for anyone.
+            key = caller_api_key()
+            if key is None or not key.get_secret_value():
+                raise ConfigurationError(
+                    "This server uses each caller's own API key, and this request carried none. Configure "
+                    "your MCP client to send your CometAPI key as its bearer token (Authorization: Bearer <key>)."
+                )
+        else:
+            key = self._settings.api_key
+            if key is None or not key.get_secret_value():
+                raise ConfigurationError(
+                    f"No API key is configured. Set the {self._settings.key_variable} environment variable "
+                    "in the MCP client's configuration for this server, then restart the server."
+                )
         headers = {"Authorization": f"Bearer {key.get_secret_value()}", "Accept": "application/json"}
         if create or self._settings.runway_version:
             headers["X-Runway-Version"] = self._settings.runway_version
