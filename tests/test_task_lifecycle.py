@@ -73,6 +73,19 @@ async def test_wait_respects_the_poll_interval(sandbox: Sandbox, sandbox_server:
     assert gaps and min(gaps) >= 0.5  # never faster than the interval; jitter only adds
 
 
+async def test_back_to_back_waits_keep_the_poll_interval(
+    sandbox: Sandbox, sandbox_server: SandboxServer, tmp_path: Path
+) -> None:
+    settings = make_settings(sandbox_server.url, tmp_path, poll_interval_seconds=0.5)
+    async with Client(build_server(settings)) as client:
+        task_id = await create(client, prompt_text="sandbox:seconds=30")
+        for _ in range(3):  # an agent calling again as soon as each wait returns
+            await client.call_tool("wait_for_task", {"task_id": task_id, "timeout_seconds": 0.8})
+    gets = sandbox.api_requests(method="GET", path_contains=task_id)
+    gaps = [later.time - earlier.time for earlier, later in itertools.pairwise(gets)]
+    assert len(gets) >= 3 and min(gaps) >= 0.5
+
+
 async def test_a_real_upstream_is_never_polled_faster_than_every_5_seconds(tmp_path: Path) -> None:
     fast = make_settings("https://api.cometapi.com", tmp_path, poll_interval_seconds=0.5)
     assert fast.effective_poll_interval == 5.0
@@ -245,12 +258,29 @@ async def test_download_refetches_the_task_when_a_link_has_expired(
 async def test_plain_http_outputs_are_refused_unless_the_host_is_allowed(
     sandbox: Sandbox, sandbox_server: SandboxServer, tmp_path: Path
 ) -> None:
+    # Outputs on another host than the (loopback) upstream itself: only HTTPS may be fetched from there.
+    sandbox.config.output_base_url = sandbox_server.url.replace("127.0.0.1", "localhost")
     settings = make_settings(sandbox_server.url, tmp_path, insecure_download_hosts=())
     async with Client(build_server(settings)) as client:
         task_id = await finished(client)
         text = error_text(await client.call_tool("download_task_output", {"task_id": task_id}))
-    assert "only HTTPS" in text
-    assert not sandbox.api_requests(path_contains="/_sandbox/media/")
+        assert "only HTTPS" in text
+        assert not sandbox.api_requests(path_contains="/_sandbox/media/")
+        allowed = make_settings(sandbox_server.url, tmp_path, insecure_download_hosts=("localhost",))
+    async with Client(build_server(allowed)) as client:
+        result = await client.call_tool("download_task_output", {"task_id": task_id})
+        assert not result.is_error, error_text(result)
+
+
+async def test_outputs_of_a_loopback_upstream_download_without_configuration(
+    sandbox: Sandbox, sandbox_server: SandboxServer, tmp_path: Path
+) -> None:
+    # `runway-mcp sandbox` in one terminal, the server in another: downloads just work.
+    settings = make_settings(sandbox_server.url, tmp_path, insecure_download_hosts=())
+    async with Client(build_server(settings)) as client:
+        task_id = await finished(client)
+        result = await client.call_tool("download_task_output", {"task_id": task_id})
+    assert not result.is_error, error_text(result)
 
 
 async def test_download_of_an_unfinished_task_says_to_wait(client: Client, sandbox: Sandbox) -> None:

@@ -10,12 +10,14 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from runway_mcp.catalog import DEFAULT_RUNWAY_VERSION, MIN_POLL_INTERVAL_SECONDS, Provider
 from runway_mcp.ledger import default_ledger_path
+from runway_mcp.media import default_allowed_roots
 
 DEFAULT_BASE_URLS: dict[Provider, str] = {
     "cometapi": "https://api.cometapi.com",
@@ -110,7 +112,7 @@ class Settings(BaseModel):
     def _normalise_base_url(cls, value: str) -> str:
         url = normalise_base_url(value)
         if not url.startswith(("https://", "http://")):
-            raise ValueError(f"base URL must start with https:// (got {value!r})")
+            raise ValueError(f"base URL must start with https:// (or http:// for a local sandbox); got {value!r}")
         return url
 
     @property
@@ -123,9 +125,12 @@ class Settings(BaseModel):
         return KEY_VARIABLES[self.provider]
 
     @property
+    def upstream_host(self) -> str:
+        return urlsplit(self.base_url).hostname or ""
+
+    @property
     def upstream_is_loopback(self) -> bool:
-        host = self.base_url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
-        return host in ("127.0.0.1", "localhost", "::1")
+        return self.upstream_host in ("127.0.0.1", "localhost", "::1")
 
     @property
     def effective_poll_interval(self) -> float:
@@ -133,6 +138,13 @@ class Settings(BaseModel):
         if self.upstream_is_loopback:
             return self.poll_interval_seconds
         return max(self.poll_interval_seconds, MIN_POLL_INTERVAL_SECONDS)
+
+    @property
+    def effective_insecure_download_hosts(self) -> tuple[str, ...]:
+        """Hosts whose plain-HTTP outputs may be downloaded: those configured, plus a loopback upstream (the sandbox)."""
+        if self.upstream_is_loopback:
+            return (*self.insecure_download_hosts, self.upstream_host)
+        return self.insecure_download_hosts
 
     def output_directory(self) -> Path:
         """Where downloads go: RUNWAY_MCP_OUTPUT_DIR, else a per-user videos directory."""
@@ -199,19 +211,10 @@ class Settings(BaseModel):
                 values[name] = value.upper() if name == "log_level" else value
         allowed = get("RUNWAY_MCP_ALLOWED_DIRS")
         if allowed is not None:
-            values["allowed_dirs"] = tuple(
-                Path(part).expanduser() for part in allowed.split(os.pathsep) if part.strip()
-            )
-        comma_separated = {
-            "RUNWAY_MCP_AUTH_TOKENS": "auth_tokens",
-            "RUNWAY_MCP_ALLOWED_HOSTS": "allowed_hosts",
-            "RUNWAY_MCP_ALLOWED_ORIGINS": "allowed_origins",
-            "RUNWAY_MCP_REQUEST_STATE_KEYS": "request_state_keys",
-        }
-        for variable, name in comma_separated.items():
-            value = get(variable)
-            if value is not None:
-                values[name] = tuple(part.strip() for part in value.split(",") if part.strip())
+            try:
+                values["allowed_dirs"] = tuple(default_allowed_roots(allowed))
+            except ValueError as exc:
+                raise SettingsError(str(exc)) from None
         values.update(overrides)
         try:
             return cls.model_validate(values)

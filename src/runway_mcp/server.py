@@ -133,16 +133,17 @@ def build_server(
         ctx: Context,
         task_id: TaskId,
         timeout_seconds: Annotated[
-            float,
+            float | None,
             Field(
                 ge=0,
                 le=3600,
                 description=(
-                    "How long to wait in this call, in seconds (default 50, which fits inside the ~60 s "
-                    "limit many MCP clients put on a tool call; the server caps it at RUNWAY_MCP_MAX_WAIT_SECONDS)."
+                    "How long to wait in this call, in seconds. Omit it for the server's default (50 s unless "
+                    "RUNWAY_MCP_WAIT_DEFAULT_SECONDS says otherwise), which fits inside the ~60 s limit many MCP "
+                    "clients put on a tool call. Longer values are capped at RUNWAY_MCP_MAX_WAIT_SECONDS (300 s)."
                 ),
             ),
-        ] = 50,
+        ] = None,
     ) -> Task:
         """Wait for a Runway task to finish, checking it about every 5 seconds and reporting progress. Free.
 
@@ -152,7 +153,8 @@ def build_server(
         """
         app = app_of(ctx)
         with tool_errors():
-            return await wait_and_report(ctx, app, task_id, timeout_seconds)
+            timeout = app.settings.wait_default_seconds if timeout_seconds is None else timeout_seconds
+            return await wait_and_report(ctx, app, task_id, timeout)
 
     @mcp.tool(
         title="Cancel or delete a Runway task",

@@ -30,6 +30,7 @@ from runway_mcp.waiting import OnPoll, PollSchedule, wait_for
 
 logger = logging.getLogger("runway_mcp.service")
 
+DAY_SECONDS = 86400.0
 # How long cancel_task keeps trying to reach a task that was created moments ago and is not visible yet.
 FRESH_DELETE_PATIENCE_SECONDS = 20.0
 
@@ -40,19 +41,29 @@ class RecentCreations:
 
     grace_seconds: float
     _created: dict[str, float] = field(default_factory=dict)
+    # Creation times of the last 24 hours, for the daily budget when the ledger is unavailable.
+    _times: list[float] = field(default_factory=list)
 
     def add(self, task_id: str, at: float | None = None) -> None:
         now = time.time()
         self._created[task_id] = now if at is None else at
+        self._times = [t for t in self._times if now - t <= DAY_SECONDS]
+        self._times.append(self._created[task_id])
         for old in [t for t, created in self._created.items() if now - created > self.grace_seconds]:
             del self._created[old]
 
     def count_since(self, since: float) -> int:
-        return sum(1 for created in self._created.values() if created >= since)
+        return sum(1 for created in self._times if created >= since)
 
     def is_fresh(self, task_id: str) -> bool:
         created = self._created.get(task_id)
         return created is not None and time.time() - created <= self.grace_seconds
+
+
+@dataclass(frozen=True)
+class _KeyRecord:
+    task_id: str
+    request_hash: str
 
 
 class _NoLock:
@@ -84,6 +95,8 @@ class TaskService:
         self.settings = client.settings
         self.recent = RecentCreations(self.settings.fresh_task_grace_seconds)
         self._download_http = download_http
+        self._last_poll: dict[str, float] = {}
+        self._keys: dict[tuple[str | None, str], _KeyRecord] = {}
         self._idempotency_locks: defaultdict[tuple[str | None, str], anyio.Lock] = defaultdict(anyio.Lock)
         # Only taken when a daily budget is set, so concurrent creates cannot both slip under it.
         self._budget_lock: anyio.Lock | _NoLock = anyio.Lock() if self.settings.max_tasks_per_day else _NoLock()
@@ -102,9 +115,15 @@ class TaskService:
             if idempotency_key is None:
                 return await self._submit(request, described, request_hash, None, owner)
             async with self._idempotency_locks[(owner, idempotency_key)]:
-                original = await self.ledger.find_idempotent(idempotency_key, owner)
+                original: TaskRecord | _KeyRecord | None = await self.ledger.find_idempotent(idempotency_key, owner)
+                if original is None and (remembered := self._keys.get((owner, idempotency_key))):
+                    original = remembered
                 if original is None:
-                    return await self._submit(request, described, request_hash, idempotency_key, owner)
+                    created = await self._submit(request, described, request_hash, idempotency_key, owner)
+                    assert created.task_id is not None
+                    # Also kept in memory, so a key works in this process even when the ledger cannot be written.
+                    self._keys[(owner, idempotency_key)] = _KeyRecord(created.task_id, request_hash)
+                    return created
                 if original.request_hash != request_hash:
                     raise InputError(
                         [
@@ -157,7 +176,7 @@ class TaskService:
         limit = self.settings.max_tasks_per_day
         if limit is None:
             return
-        since = time.time() - 86400
+        since = time.time() - DAY_SECONDS
         counted = await self.ledger.count_created_since(since, owner) if self.ledger.enabled else 0
         created = max(counted, self.recent.count_since(since))
         if created >= limit:
@@ -246,10 +265,23 @@ class TaskService:
     async def wait(self, task_id: str, timeout_seconds: float, on_poll: OnPoll, owner: str | None = None) -> WaitResult:
         """Poll until the task is terminal or `timeout_seconds` pass (capped by the settings)."""
         timeout = min(max(timeout_seconds, 0.0), self.settings.wait_max_seconds)
-        schedule = PollSchedule(interval=self.settings.effective_poll_interval)
-        task, finished = await wait_for(
-            lambda: self.get(task_id, owner), timeout_seconds=timeout, schedule=schedule, on_poll=on_poll
-        )
+        interval = self.settings.effective_poll_interval
+        schedule = PollSchedule(interval=interval)
+        # A wait that follows another (the agent calling again) must not look sooner than one interval
+        # after the previous look, or back-to-back calls would poll faster than Runway asks.
+        since_last = time.monotonic() - self._last_poll.get(task_id, float("-inf"))
+        if since_last < interval:
+            await anyio.sleep(min(interval - since_last, timeout))
+
+        async def look() -> Task:
+            try:
+                return await self.get(task_id, owner)
+            finally:
+                self._last_poll[task_id] = time.monotonic()
+
+        task, finished = await wait_for(look, timeout_seconds=timeout, schedule=schedule, on_poll=on_poll)
+        if task.terminal:
+            self._last_poll.pop(task_id, None)
         return WaitResult(task, finished)
 
     # Changing -----------------------------------------------------------------------------------
@@ -311,7 +343,7 @@ class TaskService:
         policy = DownloadPolicy(
             max_bytes=int(self.settings.max_download_mb * 1024 * 1024),
             timeout_seconds=self.settings.download_timeout_seconds,
-            insecure_hosts=self.settings.insecure_download_hosts,
+            insecure_hosts=self.settings.effective_insecure_download_hosts,
         )
         try:
             saved = await download_all(

@@ -75,7 +75,8 @@ WaitSeconds = Annotated[
         le=3600,
         description=(
             "Seconds to wait for the task after submitting it (default 0: return at once). Up to about 50 "
-            "fits inside common client time limits; the task keeps running either way."
+            "fits inside common client time limits; the server caps it at RUNWAY_MCP_MAX_WAIT_SECONDS (300 s). "
+            "The task keeps running either way."
         ),
     ),
 ]
