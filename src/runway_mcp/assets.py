@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from runway_mcp.catalog import ACCEPTED_MEDIA_TYPES, MB, URL_ASSET_LIMIT_BYTES, MediaKind
+from runway_mcp.catalog import ACCEPTED_MEDIA_TYPES, DATA_URI_LIMIT_BYTES, MB, URL_ASSET_LIMIT_BYTES, MediaKind
 from runway_mcp.media import LocalMedia, MediaError, classify_media_uri, resolve_media_input
 
 
@@ -23,6 +23,8 @@ class MediaPolicy:
 
     allow_local_files: bool = True
     allowed_roots: Sequence[Path] = field(default_factory=tuple)
+    # Set when the provider takes ephemeral uploads (Runway direct): larger local files go that way.
+    upload_limit_bytes: int | None = None
 
 
 @dataclass
@@ -41,6 +43,11 @@ class MediaValue:
     def is_local(self) -> bool:
         return isinstance(self.body_value, LocalMedia)
 
+    @property
+    def needs_upload(self) -> bool:
+        """A local file too large for a data URI: it must go through the provider's uploads."""
+        return isinstance(self.body_value, LocalMedia) and self.body_value.size > DATA_URI_LIMIT_BYTES[self.kind]
+
     def close(self) -> None:
         if isinstance(self.body_value, LocalMedia):
             self.body_value.close()
@@ -57,7 +64,10 @@ def prepare_media(
                 f"{field_name}: local file paths are turned off on this server (it is serving over HTTP, where "
                 "the caller is not the machine's owner). Give an HTTPS URL or a data URI instead.",
             )
-        return MediaValue(field_name, kind, resolve_media_input(value, kind, field_name, policy.allowed_roots))
+        resolved = resolve_media_input(
+            value, kind, field_name, policy.allowed_roots, max_bytes=policy.upload_limit_bytes
+        )
+        return MediaValue(field_name, kind, resolved)
     except MediaError as exc:
         problems.append(exc.message)
         return None

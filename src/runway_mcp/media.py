@@ -16,7 +16,7 @@ import io
 import os
 import stat
 import threading
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path, PurePath
 from types import TracebackType
 from typing import Final, Self
@@ -186,7 +186,11 @@ class LocalMedia:
     ) -> None:
         self.close()
 
-    def _iter_blocks(self, block_size: int) -> Iterator[bytes]:
+    def iter_bytes(self, block_size: int = DEFAULT_CHUNK_SIZE) -> Generator[bytes, None, None]:
+        """The file's raw bytes in blocks (for an upload), with the same change checks as the data URI."""
+        return self._iter_blocks(block_size)
+
+    def _iter_blocks(self, block_size: int) -> Generator[bytes, None, None]:
         fd = self._file.fileno()
         offset = 0
         while offset < self.size:
@@ -217,12 +221,15 @@ class LocalMedia:
         )
 
 
-def open_local_media(raw: str, kind: MediaKind, field: str, allowed_roots: Sequence[Path]) -> LocalMedia:
+def open_local_media(
+    raw: str, kind: MediaKind, field: str, allowed_roots: Sequence[Path], *, max_bytes: int | None = None
+) -> LocalMedia:
     """Open and validate a local file (absolute path, `~/...` or `file://` URI) for a `kind` field.
 
     Only regular, non-hidden files under `allowed_roots` (after resolving `..` and symlinks) are
-    opened. The media type is sniffed from the content, and the size must fit a data URI. About a
-    path outside the roots nothing is said but that: not whether it exists, nor what it is.
+    opened. The media type is sniffed from the content, and the size must fit a data URI (or
+    `max_bytes`, when the provider can take an upload instead). About a path outside the roots
+    nothing is said but that: not whether it exists, nor what it is.
     """
     given = _parse_local_path(raw, field)
     roots = [root.expanduser() for root in allowed_roots]
@@ -261,22 +268,24 @@ def open_local_media(raw: str, kind: MediaKind, field: str, allowed_roots: Seque
         if media_type not in ACCEPTED_MEDIA_TYPES[kind]:
             note = " The type is read from the file's content, not its name."
             raise MediaError(field, media_type_problem(field, f"{given} is", media_type, kind, note))
-        if checked.st_size > DATA_URI_LIMIT_BYTES[kind]:
-            raise MediaError(field, oversize_problem(field, str(given), checked.st_size, kind))
+        if checked.st_size > (max_bytes or DATA_URI_LIMIT_BYTES[kind]):
+            raise MediaError(field, oversize_problem(field, str(given), checked.st_size, kind, max_bytes))
     except BaseException:
         file.close()
         raise
     return LocalMedia(file, checked, real, media_type, kind, field)
 
 
-def resolve_media_input(value: str, kind: MediaKind, field: str, allowed_roots: Sequence[Path]) -> str | LocalMedia:
+def resolve_media_input(
+    value: str, kind: MediaKind, field: str, allowed_roots: Sequence[Path], *, max_bytes: int | None = None
+) -> str | LocalMedia:
     """Check one media field: an HTTPS URL or data URI comes back unchanged, a local path opened.
 
     Raises MediaError with every problem found, before anything is sent.
     """
     match classify_media_uri(value):
         case "local":
-            return open_local_media(value, kind, field, allowed_roots)
+            return open_local_media(value, kind, field, allowed_roots, max_bytes=max_bytes)
         case "https":
             problems = check_https_url(value, field)
         case "data":

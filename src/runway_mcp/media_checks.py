@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from runway_mcp.catalog import (
     ACCEPTED_MEDIA_TYPES,
     DATA_URI_LIMIT_BYTES,
+    EPHEMERAL_UPLOAD_LIMIT_BYTES,
     MAX_URL_LENGTH,
     MB,
     URL_ASSET_LIMIT_BYTES,
@@ -144,16 +145,23 @@ def media_type_problem(field: str, subject: str, media_type: str, kind: MediaKin
     return f"{field}: {subject} {_a(found_kind)} {found_kind} {described}. {needs}"
 
 
-def oversize_problem(field: str, subject: str, size: int, kind: MediaKind) -> str:
-    """Too large to send inline: the size, the limit, and the HTTPS URL alternative."""
-    size_text, limit_text = _megabytes(size), _megabytes(DATA_URI_LIMIT_BYTES[kind])
+def oversize_problem(field: str, subject: str, size: int, kind: MediaKind, upload_limit: int | None = None) -> str:
+    """Too large to send: the size, the limit, and the alternatives (an HTTPS URL; Runway's uploads)."""
+    limit = upload_limit or DATA_URI_LIMIT_BYTES[kind]
+    size_text, limit_text = _megabytes(size), _megabytes(limit)
     if size_text == limit_text:
         size_text = f"{size:,} bytes"
-        limit_text += f" ({DATA_URI_LIMIT_BYTES[kind]:,} bytes)"
+        limit_text += f" ({limit:,} bytes)"
+    if upload_limit:
+        return (
+            f"{field}: {subject} is {size_text}, over the {limit_text} limit of Runway's uploads. "
+            "Make the file smaller."
+        )
     return (
         f"{field}: {subject} is {size_text}, over the {limit_text} limit for {_a(kind)} {kind} sent "
         f"inline. Host it at an HTTPS URL and pass that instead (URLs are accepted up to "
-        f"{_megabytes(URL_ASSET_LIMIT_BYTES[kind])}), or make the file smaller."
+        f"{_megabytes(URL_ASSET_LIMIT_BYTES[kind])}), or make the file smaller. With Runway's own API "
+        f"(RUNWAY_MCP_PROVIDER=runway) local files up to {_megabytes(EPHEMERAL_UPLOAD_LIMIT_BYTES)} are uploaded."
     )
 
 

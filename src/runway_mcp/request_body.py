@@ -10,6 +10,7 @@ Content-Length header instead of chunked encoding.
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
@@ -126,3 +127,52 @@ def _merge_bytes(segments: list[Segment]) -> Iterator[Segment]:
 
 def _next_chunk(chunks: Iterator[bytes]) -> bytes | None:
     return next(chunks, None)
+
+
+class MultipartUpload:
+    """A multipart/form-data body (the given fields, then the file as `file`), streamed, with its exact length.
+
+    This is what a presigned storage form (Runway's ephemeral uploads) expects. Like
+    `StreamingJsonBody`, it reads the file in a worker thread, a block at a time, and can be
+    iterated again for a resend.
+    """
+
+    def __init__(
+        self, fields: Mapping[str, str], filename: str, media: LocalMedia, *, chunk_size: int = DEFAULT_CHUNK_SIZE
+    ) -> None:
+        self.boundary = f"runway-mcp-{secrets.token_hex(16)}"
+        parts = [
+            f'--{self.boundary}\r\nContent-Disposition: form-data; name="{_quote(name)}"\r\n\r\n{value}\r\n'
+            for name, value in fields.items()
+        ]
+        parts.append(
+            f'--{self.boundary}\r\nContent-Disposition: form-data; name="file"; filename="{_quote(filename)}"\r\n'
+            f"Content-Type: {media.media_type}\r\n\r\n"
+        )
+        self._head = "".join(parts).encode("utf-8")
+        self._tail = f"\r\n--{self.boundary}--\r\n".encode()
+        self._media = media
+        self._chunk_size = chunk_size
+        self.content_length = len(self._head) + media.size + len(self._tail)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {
+            "Content-Type": f"multipart/form-data; boundary={self.boundary}",
+            "Content-Length": str(self.content_length),
+        }
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self._head
+        blocks = self._media.iter_bytes(self._chunk_size)
+        try:
+            while (block := await anyio.to_thread.run_sync(_next_chunk, blocks)) is not None:
+                yield block
+        finally:
+            blocks.close()
+        yield self._tail
+
+
+def _quote(text: str) -> str:
+    """A form-data parameter value: quotes, backslashes and line breaks cannot break out of it."""
+    return text.replace("\\", "\\\\").replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")

@@ -20,6 +20,7 @@ from pydantic import Field
 
 from runway_mcp import __version__
 from runway_mcp.assets import MediaPolicy
+from runway_mcp.catalog import EPHEMERAL_UPLOAD_LIMIT_BYTES
 from runway_mcp.config import Settings
 from runway_mcp.create_tools import register_create_tools
 from runway_mcp.downloads import DownloadError
@@ -50,7 +51,11 @@ again. Confirm with the user before creating several tasks in a batch. Reading t
 
 
 def media_policy_for(settings: Settings) -> MediaPolicy:
-    return MediaPolicy(allow_local_files=settings.allow_local_files, allowed_roots=settings.allowed_roots())
+    return MediaPolicy(
+        allow_local_files=settings.allow_local_files,
+        allowed_roots=settings.allowed_roots(),
+        upload_limit_bytes=EPHEMERAL_UPLOAD_LIMIT_BYTES if settings.provider == "runway" else None,
+    )
 
 
 def build_server(

@@ -25,6 +25,7 @@ from runway_mcp.pricing import CostEstimate
 from runway_mcp.request_body import StreamingJsonBody, materialize
 from runway_mcp.schemas import CancelResult, CreatedTask, SavedFile, Task, TaskStatus
 from runway_mcp.tasks import build_task
+from runway_mcp.uploads import upload_local_media
 from runway_mcp.upstream import RunwayClient
 from runway_mcp.waiting import OnPoll, PollSchedule, wait_for
 
@@ -78,6 +79,16 @@ class _NoLock:
 class WaitResult:
     task: Task
     finished: bool
+
+
+def replace_value(body: Any, old: object, new: object) -> None:
+    """Swap every occurrence of the object `old` (by identity) in a nested body for `new`."""
+    items = body.items() if isinstance(body, dict) else enumerate(body) if isinstance(body, list) else ()
+    for key, value in list(items):
+        if value is old:
+            body[key] = new
+        else:
+            replace_value(value, old, new)
 
 
 def _describe_request(request: PreparedRequest) -> tuple[dict[str, Any], str]:
@@ -171,6 +182,22 @@ class TaskService:
             next_step="Nothing was sent and nothing was spent. Call the same tool without dry_run to create the task.",
         )
 
+    async def _upload_large_media(self, request: PreparedRequest) -> None:
+        """Put each local file too large for a data URI through the provider's uploads, in place."""
+        for value in request.media:
+            if not value.needs_upload:
+                continue
+            local = value.body_value
+            uri = await upload_local_media(
+                self.client,
+                self._download_http,
+                local,
+                insecure_hosts=self.settings.effective_insecure_download_hosts,
+            )
+            replace_value(request.body, local, uri)
+            value.body_value = uri
+            local.close()
+
     async def _check_budget(self, owner: str | None) -> None:
         """Refuse before sending when RUNWAY_MCP_MAX_TASKS_PER_DAY tasks were created in the last 24 hours."""
         limit = self.settings.max_tasks_per_day
@@ -194,9 +221,10 @@ class TaskService:
         idempotency_key: str | None,
         owner: str | None,
     ) -> CreatedTask:
-        body = StreamingJsonBody(request.body) if request.media_is_local else request.body
         async with self._budget_lock:
             await self._check_budget(owner)
+            await self._upload_large_media(request)
+            body = StreamingJsonBody(request.body) if request.media_is_local else request.body
             task_id = await self.client.create_task(request.endpoint.value, body)
             created_at = time.time()
             self.recent.add(task_id, created_at)

@@ -149,6 +149,21 @@ class RunwayClient:
             )
         return task_id
 
+    async def start_upload(self, filename: str) -> dict[str, Any]:
+        """POST uploads (Runway direct): an ephemeral upload slot. Free, so it is retried like a read."""
+        headers = self._headers(create=True)
+        content = json.dumps({"filename": filename, "type": "ephemeral"}).encode()
+        answer = await self._send("POST", "uploads", headers=headers, content=content, optional_route=True)
+        slot = answer.payload
+        if not (
+            isinstance(slot, Mapping)
+            and isinstance(slot.get("uploadUrl"), str)
+            and isinstance(slot.get("runwayUri"), str)
+            and isinstance(slot.get("fields"), Mapping)
+        ):
+            raise BadResponseError("The upload slot the upstream returned lacks uploadUrl, fields or runwayUri.")
+        return dict(slot)
+
     async def get_task(self, task_id: str) -> Task:
         """GET tasks/{id} with retries, normalised from either documented response shape."""
         answer = await self._send("GET", f"tasks/{task_id}", headers=self._headers(create=False), task_id=task_id)

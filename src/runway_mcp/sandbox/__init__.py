@@ -8,6 +8,9 @@ Routes, each under `/runwayml/v1/` (CometAPI) and `/v1/` (Runway direct):
     POST video_to_video | image_to_video | text_to_image | video_upscale | character_performance
     GET tasks/{id}; DELETE tasks/{id} only with `SandboxConfig.supports_cancel` (otherwise it answers
     like any unknown route: 404 in CometAPI's JSON error envelope).
+    POST uploads, on `/v1/` only (Runway's ephemeral uploads, see `uploads.py`): a slot with a
+    presigned form URL under /_sandbox/uploads/ (no API key there, like S3) and a `runway://` URI that
+    creates on `/v1/` then accept; `/runwayml/v1/` refuses `runway://` URIs. `Sandbox.uploads` holds them.
 Differences between the prefixes: Runway's newer video_to_video models (aleph2, seedance2,
 seedance2_fast, seedance2_mini, gemini_omni_flash) are accepted on `/v1/` always and on
 `/runwayml/v1/` only with `cometapi_forwards_new_models`; CometAPI's gateway rejects text_to_image

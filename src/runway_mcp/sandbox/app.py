@@ -36,6 +36,7 @@ from runway_mcp.sandbox.faults import (
 )
 from runway_mcp.sandbox.media import MEDIA_PATH, UrlSigner, access_denied, media_response
 from runway_mcp.sandbox.tasks import Prefix, Task, TaskBook, marker_text, parse_markers
+from runway_mcp.sandbox.uploads import UPLOAD_PATH, UploadBook, receive_form, runway_uri_issues, slot_answer
 from runway_mcp.sandbox.validation import ENDPOINTS, validate_create
 
 logger = logging.getLogger("runway_mcp.sandbox")
@@ -53,6 +54,7 @@ class Sandbox:
         self.requests: list[RecordedRequest] = []
         self.task_book = TaskBook()
         self.fault_book = FaultBook()
+        self.uploads = UploadBook()
         self.connections = ConnectionRegistry()
         """Filled by the server protocol of `SandboxServer` / `serve()`; lets faults drop connections."""
         self._lock = threading.Lock()
@@ -64,6 +66,7 @@ class Sandbox:
             routes=[
                 *control.routes(self),
                 Route(MEDIA_PATH + "/{name}", _MediaEndpoint(self), methods=["GET"]),
+                Route(UPLOAD_PATH + "/{upload_id}", self._receive_upload, methods=["POST"]),
                 Route("/{path:path}", _ApiEndpoint(self)),
             ]
         )
@@ -78,7 +81,8 @@ class Sandbox:
         self.fault_book.clear()
 
     def reset(self) -> None:
-        """Forget tasks, recorded requests and faults."""
+        """Forget tasks, uploads, recorded requests and faults."""
+        self.uploads.clear()
         self.task_book.clear()
         self.fault_book.clear()
         with self._lock:
@@ -129,6 +133,8 @@ class Sandbox:
         task_match = _TASK_PATH.fullmatch(rest)
         if request.method == "POST" and rest in ENDPOINTS:
             return self._create(request, API_PREFIXES[prefix], rest)
+        if request.method == "POST" and rest == "uploads" and API_PREFIXES[prefix] == "runway":
+            return self._start_upload(request, base_url)
         if task_match and request.method == "GET":
             return self._version_refusal(request, required=False) or self._show(task_match[1], base_url)
         if task_match and request.method == "DELETE" and self.config.supports_cancel:
@@ -179,6 +185,7 @@ class Sandbox:
             )
         allow_newer = prefix == "runway" or self.config.cometapi_forwards_new_models
         issues = validate_create(endpoint, body, allow_newer=allow_newer)
+        issues += runway_uri_issues(self.uploads, body, prefix_allows=prefix == "runway")
         if issues:
             return issues_response(issues, self.config.error_style)
         markers = parse_markers(marker_text(body))
@@ -198,6 +205,15 @@ class Sandbox:
         request.created_task_id = task.id
         logger.info("sandbox: created task %s (%s, %s)", task.id, endpoint, task.model)
         return JSONResponse({"id": task.id})
+
+    def _start_upload(self, request: RecordedRequest, base_url: str) -> Response:
+        answer, issues = slot_answer(self.uploads, request.json, base_url)
+        if issues:
+            return issues_response(issues, self.config.error_style)
+        return JSONResponse(answer)
+
+    async def _receive_upload(self, request: Request) -> Response:
+        return await receive_form(self.uploads, request)
 
     def _show(self, task_id: str, base_url: str) -> Response:
         now = self.now()

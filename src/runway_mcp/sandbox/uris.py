@@ -32,6 +32,8 @@ def check_media_uri(value: Any, kind: MediaKind, path: tuple[PathItem, ...]) -> 
         return [invalid_type(path, "string", value)]
     if value[:5].lower() == "data:":
         return _check_data_uri(value, kind, path)
+    if value.startswith("runway://"):
+        return []  # an ephemeral upload: the app checks it names a completed one
     return _check_https_url(value, path)
 
 
