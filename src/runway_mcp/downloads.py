@@ -22,11 +22,13 @@ import anyio
 import httpx
 
 from runway_mcp.errors import RunwayMCPError
+from runway_mcp.media import sniff_media_type
 from runway_mcp.schemas import SavedFile
 
 logger = logging.getLogger("runway_mcp.downloads")
 
 MAX_REDIRECTS = 5
+SNIFF_BYTES = 64
 # Answers a signed CDN URL gives once it has expired.
 EXPIRED_STATUSES = frozenset({400, 401, 403, 404, 410})
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -129,15 +131,19 @@ async def _save(
     temp = Path(temp_name)
     digest = hashlib.sha256()
     size = 0
+    head = b""
     try:
         with os.fdopen(fd, "wb") as sink:
             async for chunk in response.aiter_bytes(256 * 1024):
                 size += len(chunk)
                 if size > policy.max_bytes:
                     raise DownloadError(_too_big(size, policy.max_bytes))
+                if len(head) < SNIFF_BYTES:
+                    head += chunk[: SNIFF_BYTES - len(head)]
                 digest.update(chunk)
                 await anyio.to_thread.run_sync(sink.write, chunk)
             await anyio.to_thread.run_sync(os.fsync, sink.fileno())
+        media_type = _received_media_type(head, media_type)
         name = file_name_for(task_id, index, url, media_type)
         final = await anyio.to_thread.run_sync(_link_without_overwrite, temp, directory, name)
     finally:
@@ -150,6 +156,25 @@ async def _save(
         media_type=media_type,
         sha256=digest.hexdigest(),
         output_index=index,
+    )
+
+
+def _received_media_type(head: bytes, declared: str | None) -> str:
+    """What the output really is, from its first bytes; a body that is not media is refused.
+
+    A link that answers 200 with an empty body, a JSON or HTML error page, or anything else that is
+    not a video or an image must not be saved as `<task>-0.mp4` and reported as a success.
+    """
+    sniffed = sniff_media_type(head)
+    if sniffed is not None:
+        return sniffed
+    declared_kind = (declared or "").split("/")[0]
+    if head and declared_kind in ("video", "image"):
+        return declared or "application/octet-stream"  # a media format we do not recognise, as declared
+    what = "an empty body" if not head else f"{declared or 'unknown content'} that is not a video or an image"
+    raise DownloadError(
+        f"The output link answered with {what}; nothing was saved. Try again in a moment (get_task returns "
+        "fresh links), or give the user the link."
     )
 
 

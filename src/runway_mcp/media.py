@@ -387,6 +387,11 @@ def _open_error(exc: OSError, given: Path, field: str) -> MediaError:
     return MediaError(field, f"{field}: {given} could not be opened ({exc.strerror or exc}); try again.")
 
 
+def sniff_media_type(head: bytes) -> str | None:
+    """The media type a file's first bytes announce (MP4/MOV, WebM, JPEG, PNG, WebP, GIF), or None."""
+    return _sniff(head)
+
+
 def _sniff(head: bytes) -> str | None:
     """The media type announced by a file's first bytes, or None when not a known format."""
     if head[4:8] == b"ftyp":
