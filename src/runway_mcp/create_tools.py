@@ -13,7 +13,6 @@ from mcp.server import MCPServer
 from mcp.server.elicitation import ElicitationResult
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.resolve import Resolve
-from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from runway_mcp.catalog import (
@@ -50,6 +49,8 @@ from runway_mcp.schemas import (
     VideoToVideoRatio,
 )
 from runway_mcp.tool_support import (
+    CREATES_PAID_TASK,
+    READS_LOCAL_RECORD,
     DryRun,
     IdempotencyKey,
     SpendConfirmation,
@@ -93,9 +94,6 @@ def _model_text(endpoint: Endpoint) -> str:
     return f"The Runway model (default {DEFAULT_MODELS[endpoint]}). " + " ".join(lines)
 
 
-CREATE_ANNOTATIONS = ToolAnnotations(
-    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
-)
 COST_NOTE = (
     "Cost: spends the user's credits (see estimated_cost in the answer; CometAPI bills at its own prices). Each "
     "call creates a new paid task unless idempotency_key repeats an earlier call. Inputs are checked before "
@@ -120,7 +118,7 @@ def register_create_tools(mcp: MCPServer[Any]) -> None:
         description=create_description(
             "Edit or restyle an existing video clip with Runway (default model gen4_aleph) from a text prompt.\n\nUse it to change the look, style, setting, lighting or content of a clip the user already has. The edit takes about 1-5 minutes."
         ),
-        annotations=CREATE_ANNOTATIONS,
+        annotations=CREATES_PAID_TASK,
     )
     async def create_video_to_video(
         ctx: Context,
@@ -234,7 +232,7 @@ def register_create_tools(mcp: MCPServer[Any]) -> None:
         description=create_description(
             "Animate a still image into a short video clip with Runway (default model gen3a_turbo).\n\nUse it when the user has a picture and wants it to move. Takes about 1-3 minutes."
         ),
-        annotations=CREATE_ANNOTATIONS,
+        annotations=CREATES_PAID_TASK,
     )
     async def create_image_to_video(
         ctx: Context,
@@ -324,7 +322,7 @@ def register_create_tools(mcp: MCPServer[Any]) -> None:
         description=create_description(
             "Generate an image from a prompt and 1-3 reference images with Runway (default gen4_image).\n\nUse it for a styled still, a character sheet or a first frame to animate later with create_image_to_video. Takes under a minute."
         ),
-        annotations=CREATE_ANNOTATIONS,
+        annotations=CREATES_PAID_TASK,
     )
     async def create_text_to_image(
         ctx: Context,
@@ -384,7 +382,7 @@ def register_create_tools(mcp: MCPServer[Any]) -> None:
         description=create_description(
             "Upscale a video 4x (up to 4096 pixels per side) with Runway's upscale_v1.\n\nUse it on a finished result (pass the task's output URL) or any clip."
         ),
-        annotations=CREATE_ANNOTATIONS,
+        annotations=CREATES_PAID_TASK,
     )
     async def create_video_upscale(
         ctx: Context,
@@ -412,7 +410,7 @@ def register_create_tools(mcp: MCPServer[Any]) -> None:
         description=create_description(
             "Make a character (image or video) perform the motion and expressions of a reference video (act_two).\n\nUse it to puppet a drawn or photographed character with a recording of a real performance."
         ),
-        annotations=CREATE_ANNOTATIONS,
+        annotations=CREATES_PAID_TASK,
     )
     async def create_character_performance(
         ctx: Context,
@@ -469,9 +467,7 @@ def register_create_tools(mcp: MCPServer[Any]) -> None:
 
     @mcp.tool(
         title="Estimate what a Runway request costs",
-        annotations=ToolAnnotations(
-            read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-        ),
+        annotations=READS_LOCAL_RECORD,
     )
     async def estimate_cost(
         endpoint: Annotated[
@@ -507,9 +503,7 @@ def register_create_tools(mcp: MCPServer[Any]) -> None:
 
     @mcp.tool(
         title="List the Runway models this server knows",
-        annotations=ToolAnnotations(
-            read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-        ),
+        annotations=READS_LOCAL_RECORD,
     )
     async def list_models(
         ctx: Context,

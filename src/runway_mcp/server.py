@@ -15,7 +15,7 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.server.request_state import RequestStateSecurity
-from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent
 from pydantic import Field
 
 from runway_mcp import __version__
@@ -28,7 +28,18 @@ from runway_mcp.errors import NotFoundError, RunwayMCPError
 from runway_mcp.ledger import Ledger, TaskRecord
 from runway_mcp.schemas import CancelResult, DownloadResult, Task, TaskList, TaskStatus, TaskSummary
 from runway_mcp.service import TaskService
-from runway_mcp.tool_support import AppContext, TaskId, app_of, owner_of, tool_errors, wait_and_report
+from runway_mcp.tool_support import (
+    DESTRUCTIVE_UPSTREAM,
+    READS_LOCAL_RECORD,
+    READS_UPSTREAM,
+    WRITES_LOCAL_FILES,
+    AppContext,
+    TaskId,
+    app_of,
+    owner_of,
+    tool_errors,
+    wait_and_report,
+)
 from runway_mcp.upstream import RunwayClient, make_download_client, make_http_client
 
 __all__ = ["AppContext", "build_server"]
@@ -102,16 +113,7 @@ def build_server(
 
     register_create_tools(mcp)
 
-    @mcp.tool(
-        title="Get a Runway task's status and results",
-        annotations=ToolAnnotations(
-            title="Get a Runway task's status and results",
-            read_only_hint=True,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=True,
-        ),
-    )
+    @mcp.tool(title="Get a Runway task's status and results", annotations=READS_UPSTREAM)
     async def get_task(ctx: Context, task_id: TaskId) -> Task:
         """Look up a Runway task once: its status, progress, output URLs or failure reason. Free.
 
@@ -124,16 +126,7 @@ def build_server(
         with tool_errors():
             return await app.service.get(task_id, owner_of(ctx))
 
-    @mcp.tool(
-        title="Wait for a Runway task to finish",
-        annotations=ToolAnnotations(
-            title="Wait for a Runway task to finish",
-            read_only_hint=True,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=True,
-        ),
-    )
+    @mcp.tool(title="Wait for a Runway task to finish", annotations=READS_UPSTREAM)
     async def wait_for_task(
         ctx: Context,
         task_id: TaskId,
@@ -161,16 +154,7 @@ def build_server(
             timeout = app.settings.wait_default_seconds if timeout_seconds is None else timeout_seconds
             return await wait_and_report(ctx, app, task_id, timeout)
 
-    @mcp.tool(
-        title="Cancel or delete a Runway task",
-        annotations=ToolAnnotations(
-            title="Cancel or delete a Runway task",
-            read_only_hint=False,
-            destructive_hint=True,
-            idempotent_hint=True,
-            open_world_hint=True,
-        ),
-    )
+    @mcp.tool(title="Cancel or delete a Runway task", annotations=DESTRUCTIVE_UPSTREAM)
     async def cancel_task(ctx: Context, task_id: TaskId) -> CancelResult:
         """Stop an unfinished Runway task, or delete a finished one (its output links stop working).
 
@@ -182,16 +166,7 @@ def build_server(
         with tool_errors():
             return await app.service.cancel(task_id, owner_of(ctx))
 
-    @mcp.tool(
-        title="Download a Runway task's outputs to local files",
-        annotations=ToolAnnotations(
-            title="Download a Runway task's outputs to local files",
-            read_only_hint=False,
-            destructive_hint=False,
-            idempotent_hint=False,
-            open_world_hint=True,
-        ),
-    )
+    @mcp.tool(title="Download a Runway task's outputs to local files", annotations=WRITES_LOCAL_FILES)
     async def download_task_output(
         ctx: Context,
         task_id: TaskId,
@@ -241,16 +216,7 @@ def build_server(
             structured_content=result.model_dump(mode="json"),
         )
 
-    @mcp.tool(
-        title="List recent Runway tasks",
-        annotations=ToolAnnotations(
-            title="List recent Runway tasks",
-            read_only_hint=True,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=False,
-        ),
-    )
+    @mcp.tool(title="List recent Runway tasks", annotations=READS_LOCAL_RECORD)
     async def list_tasks(
         ctx: Context,
         status: Annotated[

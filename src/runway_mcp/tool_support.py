@@ -12,6 +12,7 @@ from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.resolve import Elicit
+from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from runway_mcp.assets import MediaPolicy
@@ -57,6 +58,24 @@ def tool_errors() -> Iterator[None]:
     except RunwayMCPError as exc:
         logger.info("tool error: %s", type(exc).__name__)
         raise ToolError(exc.message) from None
+
+
+# Tool annotations, stated once: what each kind of tool does to the world.
+CREATES_PAID_TASK = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+)
+READS_UPSTREAM = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+)
+DESTRUCTIVE_UPSTREAM = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True
+)
+WRITES_LOCAL_FILES = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+)
+READS_LOCAL_RECORD = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
 
 
 TaskId = Annotated[
