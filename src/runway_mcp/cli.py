@@ -6,21 +6,79 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from runway_mcp import __version__
 
+if TYPE_CHECKING:
+    from runway_mcp.config import Settings
+
 DESCRIPTION = """\
 An MCP server for Runway video models through CometAPI. With no command it serves MCP over stdio,
-which is what MCP clients (Claude Desktop, Claude Code, Cursor, VS Code) start it for.
+which is what MCP clients (Claude Desktop, Claude Code, Cursor, VS Code) start it for; with
+--transport streamable-http (or sse) it serves remote callers over HTTP.
 Configuration comes from environment variables; COMETAPI_KEY is the one you need.
 """
+
+
+TRANSPORTS = ("stdio", "streamable-http", "sse")
+# Distinct names: the sandbox command has --host and --port of its own.
+HTTP_ONLY_OPTIONS = ("http_host", "http_port", "allow_unauthenticated", "byo_key", "stateless")
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser, *, default: object) -> None:
+    """The serving options, on the bare command and on `serve` (there `default` is SUPPRESS, so that
+    `runway-mcp --port 9000 serve` keeps the port given before the command)."""
+    parser.add_argument(
+        "--transport",
+        choices=TRANSPORTS,
+        default=default,
+        help="stdio (the default) for a client that starts this server; streamable-http (endpoint /mcp) or "
+        "sse (legacy clients) to serve remote callers over HTTP",
+    )
+    parser.add_argument(
+        "--host",
+        dest="http_host",
+        default=default,
+        help="HTTP: address to bind (default RUNWAY_MCP_HOST, else 127.0.0.1)",
+    )
+    parser.add_argument(
+        "--port",
+        dest="http_port",
+        type=int,
+        default=default,
+        help="HTTP: port to listen on (default RUNWAY_MCP_PORT, else 8000)",
+    )
+    parser.add_argument(
+        "--allow-unauthenticated",
+        action="store_true",
+        default=default,
+        help="HTTP: serve a non-loopback address without RUNWAY_MCP_AUTH_TOKENS (only behind something that "
+        "authenticates callers; anyone who reaches the server spends its credits)",
+    )
+    parser.add_argument(
+        "--byo-key",
+        action="store_true",
+        default=default,
+        help="HTTP: bring-your-own-key mode; each caller's bearer token is their own CometAPI key "
+        "(RUNWAY_MCP_BYO_KEY=1)",
+    )
+    parser.add_argument(
+        "--stateless",
+        action="store_true",
+        default=default,
+        help="streamable HTTP: keep no sessions, for several workers or hosts behind a load balancer "
+        "(RUNWAY_MCP_STATELESS=1)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="runway-mcp", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    add_serve_arguments(parser, default=None)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("serve", help="serve MCP over stdio (the default)")
+    serve = commands.add_parser("serve", help="serve MCP over stdio (the default) or HTTP")
+    add_serve_arguments(serve, default=argparse.SUPPRESS)
     sandbox = commands.add_parser(
         "sandbox", help="run the simulated CometAPI upstream on 127.0.0.1 (no key or network needed)"
     )
@@ -39,8 +97,11 @@ def configure_logging(level: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     command = args.command or "serve"
+    if command != "serve" and any(getattr(args, name) for name in ("transport", *HTTP_ONLY_OPTIONS)):
+        parser.error(f"serving options apply to serving MCP, not to the {command} command")
     if command == "sandbox":
         from runway_mcp.sandbox import serve
 
@@ -51,18 +112,53 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         configure_logging("WARNING")
         raise SystemExit(run_demo())
-    else:
+    elif (args.transport or "stdio") == "stdio":
+        if any(getattr(args, name) for name in HTTP_ONLY_OPTIONS):
+            parser.error("--host, --port, --allow-unauthenticated, --byo-key and --stateless need an HTTP --transport")
         serve_stdio()
+    else:
+        serve_http(args)
 
 
-def serve_stdio() -> None:
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment; a bad value ends the program with its message and exit code 2."""
     from runway_mcp.config import Settings, SettingsError
-    from runway_mcp.server import build_server
 
     try:
-        settings = Settings.from_env()
+        return Settings.from_env(None, **overrides)
     except SettingsError as exc:
         print(f"runway-mcp: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def serve_stdio() -> None:
+    from runway_mcp.server import build_server
+
+    # On stdio the one caller is the machine's owner and pays with COMETAPI_KEY: RUNWAY_MCP_BYO_KEY is for HTTP.
+    settings = load_settings(byo_key=False)
     configure_logging(settings.log_level)
     build_server(settings).run()
+
+
+def serve_http(args: argparse.Namespace) -> None:
+    """Serve over HTTP; flags override the environment. Unsafe configurations exit with code 2."""
+    from runway_mcp.config import SettingsError
+    from runway_mcp.http import serve
+
+    flags = {
+        "allow_unauthenticated": args.allow_unauthenticated,
+        "byo_key": args.byo_key,
+        "stateless_http": args.stateless,
+    }
+    settings = load_settings(**{name: True for name, given in flags.items() if given})
+    host = args.http_host or settings.http_host or "127.0.0.1"
+    port = settings.http_port if args.http_port is None else args.http_port
+    configure_logging(settings.log_level)
+    try:
+        serve(settings, transport=args.transport, host=host, port=port)
+    except SettingsError as exc:
+        print(f"runway-mcp: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except OSError as exc:
+        print(f"runway-mcp: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        raise SystemExit(1) from None

@@ -215,6 +215,16 @@ class Settings(BaseModel):
                 values["allowed_dirs"] = tuple(default_allowed_roots(allowed))
             except ValueError as exc:
                 raise SettingsError(str(exc)) from None
+        comma_separated = {
+            "RUNWAY_MCP_AUTH_TOKENS": "auth_tokens",
+            "RUNWAY_MCP_ALLOWED_HOSTS": "allowed_hosts",
+            "RUNWAY_MCP_ALLOWED_ORIGINS": "allowed_origins",
+            "RUNWAY_MCP_REQUEST_STATE_KEYS": "request_state_keys",
+        }
+        for variable, name in comma_separated.items():
+            value = get(variable)
+            if value is not None:
+                values[name] = tuple(part.strip() for part in value.split(",") if part.strip())
         values.update(overrides)
         try:
             return cls.model_validate(values)
