@@ -34,7 +34,7 @@ from runway_mcp.catalog import DATA_URI_LIMIT_BYTES
 from runway_mcp.config import Settings, SettingsError
 from runway_mcp.http import MAX_REQUEST_BODY_BYTES, Transport, create_app, transport_security_for
 from runway_mcp.http_auth import SharedTokenVerifier, check_bind_policy, is_loopback, owner_id
-from runway_mcp.sandbox import Sandbox, SandboxServer
+from runway_mcp.sandbox import Fault, Sandbox, SandboxServer
 from tests.conftest import CANARY_KEY, make_settings
 
 pytestmark = pytest.mark.anyio
@@ -430,6 +430,23 @@ async def test_byo_key_callers_pay_with_their_own_key_and_see_only_their_own_tas
     ledger_bytes = b"".join(p.read_bytes() for p in (tmp_path / "data").rglob("*") if p.is_file())
     assert ALICE_KEY.encode() not in ledger_bytes and BOB_KEY.encode() not in ledger_bytes
     assert owner_id(ALICE_KEY).encode() in ledger_bytes
+
+
+async def test_a_refused_byo_key_is_blamed_on_the_caller_and_never_echoed(
+    sandbox_server: SandboxServer, sandbox: Sandbox, tmp_path: Path, debug_logs: pytest.LogCaptureFixture
+) -> None:
+    # The upstream refuses the caller's key and, as some gateways do, quotes it back.
+    sandbox.add_fault(Fault(kind="status", status=401, times=-1, message=f"Invalid token {ALICE_KEY}"))
+    settings = http_settings(sandbox_server, tmp_path, auth_tokens=(), byo_key=True)
+    with HttpServer(settings, "streamable-http") as server, anyio.fail_after(30):
+        async with connect(server, ALICE_KEY) as client:
+            refused = await client.call_tool("create_video_to_video", {"video_uri": VIDEO, "prompt_text": "x"})
+    text = text_of(refused)
+    assert refused.is_error and "bearer token" in text and "COMETAPI_KEY" not in text
+    assert "[redacted]" in text and ALICE_KEY not in text
+    # The server's own logs (the sandbox's log of the fault it was given naturally shows the key).
+    server_logs = [r.getMessage() for r in debug_logs.records if not r.name.startswith("runway_mcp.sandbox")]
+    assert server_logs and not any(ALICE_KEY in line for line in server_logs)
 
 
 # Limits and the local-machine rails --------------------------------------------------------------------

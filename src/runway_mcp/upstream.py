@@ -280,8 +280,13 @@ class RunwayClient:
         suffix = f": {detail}" if detail else "."
         retry_after = _retry_after(answer.headers)
         if status in (401, 403):
+            where = (
+                "the key your MCP client sends as its bearer token (this server uses each caller's own key)"
+                if self._settings.byo_key
+                else f"{self._settings.key_variable}"
+            )
             raise AuthenticationError(
-                f"The upstream refused the API key (HTTP {status}){suffix} Check that {self._settings.key_variable} "
+                f"The upstream refused the API key (HTTP {status}){suffix} Check that {where} "
                 "holds a valid key with access to Runway models.",
                 status=status,
             )
@@ -353,9 +358,12 @@ class RunwayClient:
         return delay * random.uniform(0.75, 1.25)  # noqa: S311 - jitter, not cryptography
 
     def _redact(self, text: str) -> str:
-        key = self._settings.api_key
-        secret = key.get_secret_value() if key else ""
-        return text.replace(secret, "[redacted]") if secret else text
+        """The text with every key this request could carry (the server's, the caller's) blanked out."""
+        for key in (self._settings.api_key, caller_api_key()):
+            secret = key.get_secret_value() if key else ""
+            if secret:
+                text = text.replace(secret, "[redacted]")
+        return text
 
 
 class _TooLargeType:

@@ -72,6 +72,8 @@ class Fault:
     """Real seconds to sleep before acting; `delay` sleeps and then answers normally."""
     after_create: bool = False
     """Handle the request normally first (a create makes its billed task), then answer with the fault."""
+    message: str | None = None
+    """For `status`: the error message in CometAPI's envelope (e.g. one that echoes the bearer token)."""
 
     def to_json(self) -> dict[str, Any]:
         """The fault as the JSON object `POST /_sandbox/faults` takes."""

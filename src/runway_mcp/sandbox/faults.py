@@ -166,7 +166,7 @@ def fault_response(fault: Fault, base_url: str, path: str) -> Response:
     """The response a fault answers with, for the kinds that answer at all."""
     headers = {} if fault.retry_after is None else {"Retry-After": _seconds(fault.retry_after)}
     if fault.kind == "status":
-        text = _STATUS_TEXT.get(fault.status, f"Upstream error (HTTP {fault.status})")
+        text = fault.message or _STATUS_TEXT.get(fault.status, f"Upstream error (HTTP {fault.status})")
         return Response(json.dumps(envelope(text)), fault.status, headers, "application/json")
     if fault.kind == "html":
         headers |= {"Server": "cloudflare", "CF-RAY": f"{secrets.token_hex(8)}-SJC"}
