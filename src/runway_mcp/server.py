@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 from mcp.server import MCPServer
 from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings
@@ -88,7 +89,12 @@ def build_server(
     async def lifespan(_server: MCPServer[AppContext]) -> AsyncIterator[AppContext]:
         ledger = await Ledger.open(settings.ledger_path())
         try:
-            async with make_http_client(settings) as http, make_download_client(settings) as download_http:
+            # One TLS context for both clients: loading the CA bundle is most of a client's start-up cost.
+            tls = httpx.create_ssl_context(trust_env=True)
+            async with (
+                make_http_client(settings, verify=tls) as http,
+                make_download_client(settings, verify=tls) as download_http,
+            ):
                 service = TaskService(RunwayClient(settings, http), ledger, download_http)
                 app = AppContext(settings=settings, service=service, media_policy=media_policy_for(settings))
                 running.append(app)

@@ -292,14 +292,17 @@ class TaskService:
 
     async def wait(self, task_id: str, timeout_seconds: float, on_poll: OnPoll, owner: str | None = None) -> WaitResult:
         """Poll until the task is terminal or `timeout_seconds` pass (capped by the settings)."""
+        started = time.monotonic()
         timeout = min(max(timeout_seconds, 0.0), self.settings.wait_max_seconds)
         interval = self.settings.effective_poll_interval
         schedule = PollSchedule(interval=interval)
         # A wait that follows another (the agent calling again) must not look sooner than one interval
         # after the previous look, or back-to-back calls would poll faster than Runway asks.
-        since_last = time.monotonic() - self._last_poll.get(task_id, float("-inf"))
+        since_last = started - self._last_poll.get(task_id, float("-inf"))
         if since_last < interval:
             await anyio.sleep(min(interval - since_last, timeout))
+        # The pause counts against the caller's timeout: a 50 s wait must end by 50 s.
+        timeout = max(timeout - (time.monotonic() - started), 0.0)
 
         async def look() -> Task:
             try:
