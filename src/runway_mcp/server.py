@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
-import httpx
 from mcp.server import MCPServer
 from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings
@@ -41,7 +40,7 @@ from runway_mcp.tool_support import (
     tool_errors,
     wait_and_report,
 )
-from runway_mcp.upstream import RunwayClient, make_download_client, make_http_client
+from runway_mcp.upstream import HttpClients, RunwayClient
 
 __all__ = ["AppContext", "build_server"]
 
@@ -88,21 +87,17 @@ def build_server(
     @asynccontextmanager
     async def lifespan(_server: MCPServer[AppContext]) -> AsyncIterator[AppContext]:
         ledger = await Ledger.open(settings.ledger_path())
+        clients = HttpClients(settings)
         try:
-            # One TLS context for both clients: loading the CA bundle is most of a client's start-up cost.
-            tls = httpx.create_ssl_context(trust_env=True)
-            async with (
-                make_http_client(settings, verify=tls) as http,
-                make_download_client(settings, verify=tls) as download_http,
-            ):
-                service = TaskService(RunwayClient(settings, http), ledger, download_http)
-                app = AppContext(settings=settings, service=service, media_policy=media_policy_for(settings))
-                running.append(app)
-                try:
-                    yield app
-                finally:
-                    running.remove(app)
+            service = TaskService(RunwayClient(settings, clients.api), ledger, clients.downloads)
+            app = AppContext(settings=settings, service=service, media_policy=media_policy_for(settings))
+            running.append(app)
+            try:
+                yield app
+            finally:
+                running.remove(app)
         finally:
+            await clients.aclose()
             await ledger.aclose()
 
     mcp: MCPServer[AppContext] = MCPServer(

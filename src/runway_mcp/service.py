@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,17 +101,28 @@ def _describe_request(request: PreparedRequest) -> tuple[dict[str, Any], str]:
 class TaskService:
     """Everything the tools do, over one upstream client and the ledger."""
 
-    def __init__(self, client: RunwayClient, ledger: Ledger, download_http: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        client: RunwayClient,
+        ledger: Ledger,
+        download_http: httpx.AsyncClient | Callable[[], httpx.AsyncClient],
+    ) -> None:
         self.client = client
         self.ledger = ledger
         self.settings = client.settings
         self.recent = RecentCreations(self.settings.fresh_task_grace_seconds)
         self._download_http = download_http
+
         self._last_poll: dict[str, float] = {}
         self._keys: dict[tuple[str | None, str], _KeyRecord] = {}
         self._idempotency_locks: defaultdict[tuple[str | None, str], anyio.Lock] = defaultdict(anyio.Lock)
         # Only taken when a daily budget is set, so concurrent creates cannot both slip under it.
         self._budget_lock: anyio.Lock | _NoLock = anyio.Lock() if self.settings.max_tasks_per_day else _NoLock()
+
+    def _downloads(self) -> httpx.AsyncClient:
+        """The client for output downloads, uploads and URL checks (never sends the API key)."""
+        http = self._download_http
+        return http if isinstance(http, httpx.AsyncClient) else http()
 
     # Creating -----------------------------------------------------------------------------------
 
@@ -153,7 +165,7 @@ class TaskService:
         problems: list[str] = []
         for value in request.media:
             if value.is_https:
-                problems += await verify_remote_asset(self._download_http, value)
+                problems += await verify_remote_asset(self._downloads(), value)
         if problems:
             raise InputError(problems)
 
@@ -190,7 +202,7 @@ class TaskService:
             local = value.body_value
             uri = await upload_local_media(
                 self.client,
-                self._download_http,
+                self._downloads(),
                 local,
                 insecure_hosts=self.settings.effective_insecure_download_hosts,
             )
@@ -378,7 +390,7 @@ class TaskService:
         )
         try:
             saved = await download_all(
-                self._download_http, task.output, refresh, directory=target, task_id=task_id, policy=policy
+                self._downloads(), task.output, refresh, directory=target, task_id=task_id, policy=policy
             )
         except TimeoutError:
             raise DownloadError(

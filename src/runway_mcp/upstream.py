@@ -16,8 +16,9 @@ import email.utils
 import json
 import logging
 import random
+import ssl
 import time
-from collections.abc import AsyncIterable, Mapping
+from collections.abc import AsyncIterable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -88,6 +89,40 @@ def make_download_client(settings: Settings, **overrides: Any) -> httpx.AsyncCli
     return httpx.AsyncClient(**options)
 
 
+class HttpClients:
+    """The upstream and download clients, each created on first use and sharing one TLS context.
+
+    MCP clients spawn the server when they launch, and building TLS contexts and clients was most of
+    its start-up; nothing needs them before the first upstream call.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._tls: ssl.SSLContext | None = None
+        self._api: httpx.AsyncClient | None = None
+        self._downloads: httpx.AsyncClient | None = None
+
+    def _context(self) -> ssl.SSLContext:
+        if self._tls is None:
+            self._tls = httpx.create_ssl_context(trust_env=True)
+        return self._tls
+
+    def api(self) -> httpx.AsyncClient:
+        if self._api is None:
+            self._api = make_http_client(self._settings, verify=self._context())
+        return self._api
+
+    def downloads(self) -> httpx.AsyncClient:
+        if self._downloads is None:
+            self._downloads = make_download_client(self._settings, verify=self._context())
+        return self._downloads
+
+    async def aclose(self) -> None:
+        for client in (self._api, self._downloads):
+            if client is not None:
+                await client.aclose()
+
+
 @dataclass(frozen=True)
 class _Answer:
     status: int
@@ -98,9 +133,10 @@ class _Answer:
 class RunwayClient:
     """Speaks to `{base_url}{api_prefix}/...`; every failure comes out as an `UpstreamError`."""
 
-    def __init__(self, settings: Settings, http: httpx.AsyncClient) -> None:
+    def __init__(self, settings: Settings, http: httpx.AsyncClient | Callable[[], httpx.AsyncClient]) -> None:
         self._settings = settings
         self._http = http
+        """The client, or a function giving it (created on first use, see `HttpClients`)."""
 
     def __repr__(self) -> str:
         return f"RunwayClient(provider={self._settings.provider!r}, base_url={self._settings.base_url!r})"
@@ -226,8 +262,9 @@ class RunwayClient:
     async def _attempt(
         self, method: str, url: str, headers: dict[str, str], content: bytes | AsyncIterable[bytes] | None
     ) -> _Answer:
-        request = self._http.build_request(method, url, headers=headers, content=content)
-        response = await self._http.send(request, stream=True)
+        http = self._http if isinstance(self._http, httpx.AsyncClient) else self._http()
+        request = http.build_request(method, url, headers=headers, content=content)
+        response = await http.send(request, stream=True)
         try:
             raw = await _read_capped(response, MAX_RESPONSE_BYTES)
         finally:
