@@ -26,7 +26,7 @@ from runway_mcp.catalog import (
     get_model,
     models_for,
 )
-from runway_mcp.errors import InputError
+from runway_mcp.errors import InputError, quoted
 from runway_mcp.pricing import CostEstimate, estimate
 from runway_mcp.schemas import (
     AspectRatio,
@@ -498,7 +498,7 @@ def register_create_tools(mcp: MCPServer[Any]) -> None:
             spec = get_model(endpoint, model or DEFAULT_MODELS[endpoint])
             if spec is None:
                 known = ", ".join(m.name for m in models_for(endpoint))
-                raise InputError([f"model: {model!r} is not a {endpoint.value} model. Use one of: {known}."])
+                raise InputError([f"model: {quoted(model)} is not a {endpoint.value} model. Use one of: {known}."])
             return estimate(spec, duration_seconds=duration_seconds, ratio=ratio)
 
     @mcp.tool(

@@ -6,6 +6,22 @@ Each message is written for the model that called the tool: what happened and wh
 
 from __future__ import annotations
 
+MAX_MESSAGE_CHARS = 4000
+
+
+def quoted(value: object, limit: int = 120) -> str:
+    """`repr(value)`, shortened: an error must not repeat megabytes of a caller's input back to them."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 20]}...({len(text):,} characters)"
+
+
+def bounded(message: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """A message cut to `limit` characters, keeping its start and end (where the advice usually is)."""
+    if len(message) <= limit:
+        return message
+    omitted = len(message) - limit
+    return f"{message[: limit * 2 // 3]} [...{omitted:,} characters omitted...] {message[-limit // 3 :]}"
+
 
 class RunwayMCPError(Exception):
     """Base class: `str(exc)` is the message the calling model reads."""

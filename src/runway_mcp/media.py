@@ -233,8 +233,13 @@ def open_local_media(
     """
     given = _parse_local_path(raw, field)
     roots = [root.expanduser() for root in allowed_roots]
-    real_roots = [Path(os.path.realpath(root)) for root in roots]
-    real = Path(os.path.realpath(given))
+    try:
+        real_roots = [Path(os.path.realpath(root)) for root in roots]
+        real = Path(os.path.realpath(given))
+    except (OSError, RuntimeError, ValueError) as exc:  # a path changing while it is resolved, a loop
+        raise MediaError(
+            field, f"{field}: {given} could not be resolved ({type(exc).__name__}); check the path and try again."
+        ) from None
     # Lexically inside too: realpath of an outside path with `..` could otherwise hint at what exists.
     if not (_is_under(Path(os.path.normpath(given)), roots + real_roots) and _is_under(real, real_roots)):
         raise MediaError(

@@ -76,7 +76,18 @@ def check_https_url(url: str, field: str) -> list[str]:
     if parts.scheme.lower() != "https":
         shown = f"{parts.scheme}://" if parts.scheme else "no scheme"
         problems.append(f"{field}: the URL must start with https:// (got {shown}); only HTTPS URLs are fetched.")
-    host = (parts.hostname or "").rstrip(".")
+    if "\\" in url or any(ch.isspace() or ord(ch) < 0x20 for ch in url):
+        problems.append(
+            f"{field}: the URL contains a backslash, a space or a control character; percent-encode it "
+            "(a space is %20) or give the URL exactly as the browser shows it."
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and not 0 < port < 65536:
+        problems.append(f"{field}: the URL's port is not a number from 1 to 65535.")
+    host = _normalised_host(parts.hostname or "")
     if not host:
         problems.append(f"{field}: the URL has no host name; it must look like https://example.com/clip.mp4.")
     elif _is_ip_literal(host):
@@ -185,6 +196,15 @@ def _a(noun: str) -> str:
 
 def _megabytes(size: int) -> str:
     return f"{size / MB:.1f} MB"
+
+
+def _normalised_host(host: str) -> str:
+    """The host as a resolver sees it: IDNA-normalised, so `１２７.０.０.１` is recognised as 127.0.0.1."""
+    host = host.rstrip(".")
+    try:
+        return host.encode("idna").decode("ascii").lower().rstrip(".")
+    except UnicodeError:
+        return host
 
 
 def _is_ip_literal(host: str) -> bool:

@@ -24,7 +24,7 @@ from runway_mcp.catalog import (
     models_for,
     utf16_length,
 )
-from runway_mcp.errors import InputError
+from runway_mcp.errors import InputError, quoted
 
 
 @dataclass
@@ -57,7 +57,7 @@ def resolve_model(endpoint: Endpoint, name: str | None, problems: list[str]) -> 
     spec = get_model(endpoint, name or DEFAULT_MODELS[endpoint])
     if spec is None:
         known = ", ".join(m.name for m in models_for(endpoint))
-        problems.append(f"model: {name!r} is not a {endpoint.value} model. Use one of: {known}.")
+        problems.append(f"model: {quoted(name)} is not a {endpoint.value} model. Use one of: {known}.")
     return spec
 
 
@@ -130,23 +130,23 @@ def _check(
         wanted = int if param.kind == "integer" else (int, float)
         if isinstance(value, bool) or not isinstance(value, wanted):
             problems.append(
-                f"{name}: must be {'an integer' if param.kind == 'integer' else 'a number'} (got {value!r})."
+                f"{name}: must be {'an integer' if param.kind == 'integer' else 'a number'} (got {quoted(value)})."
             )
         elif param.choices and value not in param.choices:
-            problems.append(f"{name}: {spec.name} takes {_or(param.choices)} (got {value!r}).")
+            problems.append(f"{name}: {spec.name} takes {_or(param.choices)} (got {quoted(value)}).")
         elif (param.minimum is not None and value < param.minimum) or (
             param.maximum is not None and value > param.maximum
         ):
             problems.append(
-                f"{name}: must be from {_num(param.minimum)} to {_num(param.maximum)} for {spec.name} (got {value!r})."
+                f"{name}: must be from {_num(param.minimum)} to {_num(param.maximum)} for {spec.name} (got {quoted(value)})."
             )
     elif param.kind == "boolean":
         if not isinstance(value, bool):
-            problems.append(f"{name}: must be true or false (got {value!r}).")
+            problems.append(f"{name}: must be true or false (got {quoted(value)}).")
     elif param.kind == "choice":
         if value not in param.choices:
             problems.append(
-                f"{name}: {value!r} is not offered by {spec.name}. Use one of: {', '.join(map(str, param.choices))}."
+                f"{name}: {quoted(value)} is not offered by {spec.name}. Use one of: {', '.join(map(str, param.choices))}."
             )
     elif param.kind == "media":
         kind = given.get(param.media_from) if param.media_from else param.media

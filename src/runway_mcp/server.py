@@ -24,7 +24,7 @@ from runway_mcp.catalog import EPHEMERAL_UPLOAD_LIMIT_BYTES
 from runway_mcp.config import Settings
 from runway_mcp.create_tools import register_create_tools
 from runway_mcp.downloads import DownloadError
-from runway_mcp.errors import NotFoundError, RunwayMCPError
+from runway_mcp.errors import NotFoundError, RunwayMCPError, bounded
 from runway_mcp.ledger import Ledger, TaskRecord
 from runway_mcp.schemas import CancelResult, DownloadResult, Task, TaskList, TaskStatus, TaskSummary
 from runway_mcp.service import TaskService
@@ -40,7 +40,7 @@ from runway_mcp.tool_support import (
     tool_errors,
     wait_and_report,
 )
-from runway_mcp.upstream import HttpClients, RunwayClient
+from runway_mcp.upstream import HttpClients, RunwayClient, quiet_transport_loggers
 
 __all__ = ["AppContext", "build_server"]
 
@@ -81,6 +81,7 @@ def build_server(
     The keyword arguments only matter over HTTP (`runway_mcp.http` passes them) and go to the SDK as they are.
     """
 
+    quiet_transport_loggers()
     # Static resources get no Context, so the lifespan also publishes its state here (one per server).
     running: list[AppContext] = []
 
@@ -265,9 +266,9 @@ def build_server(
         try:
             task = await app.service.get(task_id, owner_of(ctx))
         except NotFoundError as exc:
-            raise ResourceNotFoundError(exc.message) from None
+            raise ResourceNotFoundError(bounded(exc.message)) from None
         except RunwayMCPError as exc:
-            raise ResourceError(exc.message) from None
+            raise ResourceError(bounded(exc.message)) from None
         return task.model_dump_json(indent=2)
 
     return mcp

@@ -33,6 +33,8 @@ from runway_mcp.waiting import OnPoll, PollSchedule, wait_for
 logger = logging.getLogger("runway_mcp.service")
 
 DAY_SECONDS = 86400.0
+# The ledger's status for a finished task that cancel_task deleted upstream (not a Runway status).
+DELETED = "DELETED"
 # How long cancel_task keeps trying to reach a task that was created moments ago and is not visible yet.
 FRESH_DELETE_PATIENCE_SECONDS = 20.0
 
@@ -114,6 +116,7 @@ class TaskService:
         self._download_http = download_http
 
         self._last_poll: dict[str, float] = {}
+        self._deleted: set[str] = set()
         self._keys: dict[tuple[str | None, str], _KeyRecord] = {}
         self._idempotency_locks: defaultdict[tuple[str | None, str], anyio.Lock] = defaultdict(anyio.Lock)
         # Only taken when a daily budget is set, so concurrent creates cannot both slip under it.
@@ -277,6 +280,10 @@ class TaskService:
         except NotFoundError:
             if await self._is_fresh(task_id):
                 return build_task(task_id=task_id, status=TaskStatus.PENDING, not_visible_yet=True)
+            if task_id in self._deleted:
+                raise NotFoundError(
+                    f"Task {task_id} was deleted with cancel_task after it finished; it no longer exists upstream."
+                ) from None
             raise
         await self.ledger.update_status(
             task_id,
@@ -289,10 +296,17 @@ class TaskService:
         return task
 
     async def _is_fresh(self, task_id: str) -> bool:
+        """A task created moments ago (not visible upstream yet) rather than a wrong or deleted id."""
+        if task_id in self._deleted:
+            return False
         if self.recent.is_fresh(task_id):
             return True
         record = await self.ledger.get(task_id)
-        return record is not None and time.time() - record.created_at <= self.settings.fresh_task_grace_seconds
+        return (
+            record is not None
+            and record.status != DELETED
+            and time.time() - record.created_at <= self.settings.fresh_task_grace_seconds
+        )
 
     async def _check_owner(self, task_id: str, owner: str | None) -> None:
         """On a shared server, a caller may only touch tasks it created."""
@@ -340,9 +354,11 @@ class TaskService:
                 "DELETE tasks/{id}. The task keeps running and will be billed; it was not changed."
             ) from None
         outcome = "deleted" if before.terminal else "cancelled"
-        status = before.status if before.terminal else TaskStatus.CANCELLED
+        if before.terminal:
+            self._deleted.add(task_id)
+        status = DELETED if before.terminal else TaskStatus.CANCELLED.value
         await self.ledger.update_status(
-            task_id, status=status.value, progress=None, outputs=None, failure=None, failure_code=None
+            task_id, status=status, progress=None, outputs=None, failure=None, failure_code=None
         )
         return CancelResult(
             task_id=task_id,
@@ -376,6 +392,8 @@ class TaskService:
                 f"Task {task_id} is {task.status.value}, so there is nothing to download yet. "
                 + ("Call wait_for_task first." if not task.terminal else "Only SUCCEEDED tasks have outputs.")
             )
+        if directory is not None and "\x00" in str(directory):
+            raise InputError(["directory: contains a NUL character; give a plain absolute path."])
         target = (directory or self.settings.output_directory()).expanduser()
         if not target.is_absolute():
             raise InputError([f"directory: must be an absolute path (got {str(directory)!r})."])

@@ -19,7 +19,7 @@ from runway_mcp.assets import MediaPolicy
 from runway_mcp.caller import caller_owner
 from runway_mcp.catalog import Endpoint
 from runway_mcp.config import Settings
-from runway_mcp.errors import InputError, RunwayMCPError
+from runway_mcp.errors import InputError, RunwayMCPError, bounded
 from runway_mcp.payloads import build_request
 from runway_mcp.pricing import estimate
 from runway_mcp.schemas import CreatedTask, Task
@@ -57,7 +57,7 @@ def tool_errors() -> Iterator[None]:
         yield
     except RunwayMCPError as exc:
         logger.info("tool error: %s", type(exc).__name__)
-        raise ToolError(exc.message) from None
+        raise ToolError(bounded(exc.message)) from None
 
 
 # Tool annotations, stated once: what each kind of tool does to the world.
