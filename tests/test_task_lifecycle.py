@@ -283,6 +283,14 @@ async def test_outputs_of_a_loopback_upstream_download_without_configuration(
     assert not result.is_error, error_text(result)
 
 
+async def test_a_relative_download_directory_is_refused_before_any_upstream_call(
+    client: Client, sandbox: Sandbox
+) -> None:
+    text = error_text(await client.call_tool("download_task_output", {"task_id": "abc", "directory": "out/here"}))
+    assert "absolute path" in text
+    assert sandbox.requests == []
+
+
 async def test_download_of_an_unfinished_task_says_to_wait(client: Client, sandbox: Sandbox) -> None:
     task_id = await create(client, prompt_text="sandbox:seconds=60")
     text = error_text(await client.call_tool("download_task_output", {"task_id": task_id}))

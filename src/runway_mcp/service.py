@@ -19,7 +19,7 @@ import httpx
 
 from runway_mcp.assets import verify_remote_asset
 from runway_mcp.downloads import DownloadError, DownloadPolicy, download_all
-from runway_mcp.errors import BudgetExceededError, InputError, NotFoundError, NotSupportedError
+from runway_mcp.errors import BudgetExceededError, InputError, NotFoundError, NotSupportedError, quoted
 from runway_mcp.ledger import Ledger, TaskRecord, canonical_request_hash, sanitize_params
 from runway_mcp.payloads import PreparedRequest
 from runway_mcp.pricing import CostEstimate
@@ -386,17 +386,18 @@ class TaskService:
 
     async def download(self, task_id: str, directory: Path | None, owner: str | None = None) -> list[SavedFile]:
         """Save a succeeded task's outputs into `directory` (default: the configured output directory)."""
+        # The argument is checked before anything is fetched: a bad directory costs no upstream call.
+        if directory is not None and "\x00" in str(directory):
+            raise InputError(["directory: contains a NUL character; give a plain absolute path."])
+        target = (directory or self.settings.output_directory()).expanduser()
+        if not target.is_absolute():
+            raise InputError([f"directory: must be an absolute path (got {quoted(str(directory))})."])
         task = await self.get(task_id, owner)
         if task.status is not TaskStatus.SUCCEEDED or not task.output:
             raise DownloadError(
                 f"Task {task_id} is {task.status.value}, so there is nothing to download yet. "
                 + ("Call wait_for_task first." if not task.terminal else "Only SUCCEEDED tasks have outputs.")
             )
-        if directory is not None and "\x00" in str(directory):
-            raise InputError(["directory: contains a NUL character; give a plain absolute path."])
-        target = (directory or self.settings.output_directory()).expanduser()
-        if not target.is_absolute():
-            raise InputError([f"directory: must be an absolute path (got {str(directory)!r})."])
 
         async def refresh() -> list[str]:
             return (await self.get(task_id, owner)).output
