@@ -72,7 +72,9 @@ async def test_tools_are_listed_with_truthful_annotations_and_described_constrai
     assert props["prompt_text"]["minLength"] == 1
     seed = props["seed"]["anyOf"][0]
     assert (seed["minimum"], seed["maximum"]) == (0, SEED_MAX)
-    assert props["references"]["anyOf"][0]["maxItems"] == max(m.max_references for m in v2v)
+    assert props["references"]["anyOf"][0]["maxItems"] == max(
+        p.max_items for m in v2v if (p := m.param("references")) is not None
+    )
     assert set(props["ratio"]["anyOf"][0]["enum"]) == set(choices_for(Endpoint.VIDEO_TO_VIDEO, "ratio"))
     assert set(GEN4_ALEPH_RATIOS) <= set(props["ratio"]["anyOf"][0]["enum"])
     model_values = props["model"].get("enum") or [props["model"]["const"]]

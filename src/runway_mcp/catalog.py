@@ -93,16 +93,6 @@ class ModelSpec:
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
 
-    @property
-    def ratios(self) -> tuple[str, ...]:
-        ratio = self.param("ratio")
-        return tuple(str(c) for c in ratio.choices) if ratio else ()
-
-    @property
-    def max_references(self) -> int:
-        references = self.param("references")
-        return references.max_items if references else 0
-
 
 # Ratios (width:height in pixels) per model family.
 GEN4_ALEPH_RATIOS: Final = ("1280:720", "720:1280", "1104:832", "960:960", "832:1104", "1584:672", "848:480", "640:480")

@@ -57,15 +57,20 @@ class DownloadPolicy:
     insecure_hosts: tuple[str, ...] = ()
 
 
+def may_fetch(url: httpx.URL, insecure_hosts: tuple[str, ...]) -> bool:
+    """Whether this server may fetch from or send to `url`: HTTPS, or plain HTTP to an explicitly allowed host."""
+    if url.scheme == "https":
+        return bool(url.host)
+    return url.scheme == "http" and url.host in insecure_hosts
+
+
 def check_output_url(url: str, policy: DownloadPolicy) -> httpx.URL:
-    """The URL, if it may be fetched: HTTPS, or HTTP to an explicitly allowed host."""
+    """The URL, if it may be fetched (see `may_fetch`)."""
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError):
         raise DownloadError("The task returned an output URL that is not a valid URL; it was not downloaded.") from None
-    if parsed.scheme == "https" and parsed.host:
-        return parsed
-    if parsed.scheme == "http" and parsed.host in policy.insecure_hosts:
+    if may_fetch(parsed, policy.insecure_hosts):
         return parsed
     raise DownloadError(
         f"Refusing to download an output over {parsed.scheme or 'an unknown scheme'}: only HTTPS URLs are fetched."

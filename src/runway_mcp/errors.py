@@ -51,8 +51,6 @@ class ConfigurationError(RunwayMCPError):
 class UpstreamError(RunwayMCPError):
     """The upstream answered with an error, or could not be reached or understood."""
 
-    retryable: bool = False
-
     def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status = status
@@ -83,13 +81,9 @@ class NotSupportedError(UpstreamError):
 class RateLimitedError(UpstreamError):
     """429: too many requests, or the daily generation cap."""
 
-    retryable = True
-
 
 class UnavailableError(UpstreamError):
     """5xx, timeouts and connection failures on a request that is safe to repeat."""
-
-    retryable = True
 
 
 class AmbiguousCreateError(UpstreamError):
@@ -98,5 +92,3 @@ class AmbiguousCreateError(UpstreamError):
 
 class BadResponseError(UpstreamError):
     """The upstream answered with something that is not the documented JSON (HTML, redirect, junk)."""
-
-    retryable = True

@@ -10,6 +10,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,14 +71,6 @@ class _KeyRecord:
     request_hash: str
 
 
-class _NoLock:
-    async def __aenter__(self) -> None:
-        return None
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        return None
-
-
 @dataclass(frozen=True)
 class WaitResult:
     task: Task
@@ -120,7 +113,9 @@ class TaskService:
         self._keys: dict[tuple[str | None, str], _KeyRecord] = {}
         self._idempotency_locks: defaultdict[tuple[str | None, str], anyio.Lock] = defaultdict(anyio.Lock)
         # Only taken when a daily budget is set, so concurrent creates cannot both slip under it.
-        self._budget_lock: anyio.Lock | _NoLock = anyio.Lock() if self.settings.max_tasks_per_day else _NoLock()
+        self._budget_lock: AbstractAsyncContextManager[object] = (
+            anyio.Lock() if self.settings.max_tasks_per_day else nullcontext()
+        )
 
     def _downloads(self) -> httpx.AsyncClient:
         """The client for output downloads, uploads and URL checks (never sends the API key)."""

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from runway_mcp.assets import MediaPolicy
 from runway_mcp.caller import caller_owner
-from runway_mcp.catalog import Endpoint
+from runway_mcp.catalog import DEFAULT_MODELS, Endpoint, get_model
 from runway_mcp.config import Settings
 from runway_mcp.errors import InputError, RunwayMCPError, bounded
 from runway_mcp.payloads import build_request
@@ -147,12 +147,11 @@ def confirm_spend_resolver(endpoint: Endpoint) -> Any:
         elicitation = capabilities.elicitation if capabilities is not None else None
         if elicitation is None or (elicitation.form is None and elicitation.url is not None):
             return UNSUPPORTED_CONFIRMATION
-        from runway_mcp.catalog import DEFAULT_MODELS, get_model
-
-        spec = get_model(endpoint, model or DEFAULT_MODELS[endpoint])
+        name = model or DEFAULT_MODELS[endpoint]
+        spec = get_model(endpoint, name)
         cost = estimate(spec).basis if spec else "unknown"
         return Elicit(
-            f"Create a paid Runway {endpoint.value} task with {model or DEFAULT_MODELS[endpoint]}? "
+            f"Create a paid Runway {endpoint.value} task with {name}? "
             f"Cost: {cost} (Runway list price; CometAPI bills its own).",
             SpendConfirmation,
         )

@@ -13,6 +13,7 @@ import re
 
 import httpx
 
+from runway_mcp.downloads import may_fetch
 from runway_mcp.errors import UnavailableError
 from runway_mcp.media import LocalMedia
 from runway_mcp.request_body import MultipartUpload
@@ -35,9 +36,14 @@ async def upload_local_media(
     """Upload one local file; return the `runway://` URI to use in its place."""
     filename = upload_filename(media)
     slot = await client.start_upload(filename)
-    url = httpx.URL(slot["uploadUrl"])
-    if url.scheme != "https" and not (url.scheme == "http" and url.host in insecure_hosts):
-        raise UnavailableError("The upstream offered an upload URL that is not HTTPS; the file was not sent.")
+    try:
+        url = httpx.URL(slot["uploadUrl"])
+    except httpx.InvalidURL:
+        url = None
+    if url is None or not may_fetch(url, insecure_hosts):
+        raise UnavailableError(
+            "The upstream offered an upload URL that is not a valid HTTPS URL; the file was not sent."
+        )
     body = MultipartUpload({str(k): str(v) for k, v in slot["fields"].items()}, filename, media)
     try:
         response = await storage.post(url, content=body, headers=body.headers)
