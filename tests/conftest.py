@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import logging
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,11 @@ from runway_mcp.server import build_server
 
 # A distinctive key: the secret-hygiene tests search every output for it.
 CANARY_KEY = "sk-canary-Q7vX2m9Lr4Tz8Wn3"
+
+# One tool-schema cache for the whole run: after the first server, every test's tools come from it,
+# as a user's do on every start but the first (test_schema_cache.py covers the cold path).
+SCHEMA_CACHE = Path(tempfile.mkdtemp(prefix="runway-mcp-schema-cache-"))
+atexit.register(shutil.rmtree, SCHEMA_CACHE, ignore_errors=True)
 
 FAST_SANDBOX = SandboxConfig(
     api_key=CANARY_KEY,
@@ -59,6 +67,7 @@ def make_settings(base_url: str, tmp_path: Path, **overrides: Any) -> Settings:
         "connect_timeout": 2.0,
         "read_timeout": 5.0,
         "data_dir": tmp_path / "data",
+        "cache_dir": SCHEMA_CACHE,
         "output_dir": tmp_path / "out",
         "allowed_dirs": (tmp_path / "media",),
         "insecure_download_hosts": ("127.0.0.1",),

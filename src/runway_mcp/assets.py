@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from runway_mcp.catalog import ACCEPTED_MEDIA_TYPES, DATA_URI_LIMIT_BYTES, MB, URL_ASSET_LIMIT_BYTES, MediaKind
 from runway_mcp.media import LocalMedia, MediaError, classify_media_uri, resolve_media_input
+
+if TYPE_CHECKING:
+    import httpx
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,8 @@ async def verify_remote_asset(http: httpx.AsyncClient, value: MediaValue) -> lis
     Runway does not follow redirects and needs a real Content-Type and a Content-Length. Problems
     are returned (not raised) so every field's problems end up in one error.
     """
+    import httpx  # here, not at the top: the server starts without httpx until the first upstream call
+
     url = value.body_value
     try:
         response = await http.head(url, follow_redirects=False, headers={"Accept": "*/*"})

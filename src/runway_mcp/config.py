@@ -67,6 +67,9 @@ class Settings(BaseModel):
     fresh_task_grace_seconds: float = Field(default=120.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     data_dir: Path | None = None
+    # The tool-schema cache (see runway_mcp.tool_registry); schema_cache=False builds the schemas on every start.
+    cache_dir: Path | None = None
+    schema_cache: bool = True
     output_dir: Path | None = None
     # Local files as media inputs: on for stdio (the caller is the machine's owner).
     allow_local_files: bool = True
@@ -156,6 +159,16 @@ class Settings(BaseModel):
             return None
         return default_ledger_path(self.data_dir)
 
+    def schema_cache_dir(self) -> Path | None:
+        """RUNWAY_MCP_CACHE_DIR, else <data dir>/cache when RUNWAY_MCP_DATA_DIR is set, else the user cache dir."""
+        if not self.schema_cache:
+            return None
+        if self.cache_dir is not None:
+            return self.cache_dir
+        if self.data_dir is not None:
+            return self.data_dir / "cache"
+        return platformdirs.user_cache_path("runway-mcp")
+
     def allowed_roots(self) -> tuple[Path, ...]:
         """Directories local media may be read from: RUNWAY_MCP_ALLOWED_DIRS, else the home directory."""
         return self.allowed_dirs or (Path.home(),)
@@ -209,6 +222,12 @@ class Settings(BaseModel):
             value = get(variable)
             if value is not None:
                 values[name] = value.upper() if name == "log_level" else value
+        cache = get("RUNWAY_MCP_CACHE_DIR")
+        if cache is not None:
+            if cache.lower() in ("off", "none", "false", "0"):
+                values["schema_cache"] = False
+            else:
+                values["cache_dir"] = cache
         allowed = get("RUNWAY_MCP_ALLOWED_DIRS")
         if allowed is not None:
             try:

@@ -7,11 +7,15 @@ dry_run and, when the server asks for it, the user's confirmation before spendin
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from mcp.server import MCPServer
 from mcp.server.elicitation import ElicitationResult
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.prompts import Prompt
+from mcp.server.mcpserver.prompts.base import PromptArgument
 from mcp.server.mcpserver.resolve import Resolve
 from pydantic import Field
 
@@ -48,6 +52,7 @@ from runway_mcp.schemas import (
     VideoToVideoModel,
     VideoToVideoRatio,
 )
+from runway_mcp.tool_registry import ToolRegistry
 from runway_mcp.tool_support import (
     CREATES_PAID_TASK,
     READS_LOCAL_RECORD,
@@ -110,10 +115,10 @@ def create_description(summary: str) -> str:
     return f"{summary} {WORKFLOW_NOTE}\n\n{COST_NOTE}"
 
 
-def register_create_tools(mcp: MCPServer[Any]) -> None:
-    """Add the create tools, estimate_cost, list_models, the models resource and the workflow prompts."""
+def register_create_tools(tools: ToolRegistry) -> None:
+    """Add the create tools, estimate_cost and list_models."""
 
-    @mcp.tool(
+    @tools.tool(
         title="Edit a video with Runway (video-to-video)",
         description=create_description(
             "Edit or restyle an existing video clip with Runway (default model gen4_aleph) from a text prompt.\n\nUse it to change the look, style, setting, lighting or content of a clip the user already has. The edit takes about 1-5 minutes."
@@ -227,7 +232,7 @@ def register_create_tools(mcp: MCPServer[Any]) -> None:
             confirmation=confirmation,
         )
 
-    @mcp.tool(
+    @tools.tool(
         title="Animate an image into a video with Runway",
         description=create_description(
             "Animate a still image into a short video clip with Runway (default model gen3a_turbo).\n\nUse it when the user has a picture and wants it to move. Takes about 1-3 minutes."
@@ -317,7 +322,7 @@ def register_create_tools(mcp: MCPServer[Any]) -> None:
             confirmation=confirmation,
         )
 
-    @mcp.tool(
+    @tools.tool(
         title="Generate an image with Runway (text-to-image)",
         description=create_description(
             "Generate an image from a prompt and 1-3 reference images with Runway (default gen4_image).\n\nUse it for a styled still, a character sheet or a first frame to animate later with create_image_to_video. Takes under a minute."
@@ -377,7 +382,7 @@ def register_create_tools(mcp: MCPServer[Any]) -> None:
             confirmation=confirmation,
         )
 
-    @mcp.tool(
+    @tools.tool(
         title="Upscale a video 4x with Runway",
         description=create_description(
             "Upscale a video 4x (up to 4096 pixels per side) with Runway's upscale_v1.\n\nUse it on a finished result (pass the task's output URL) or any clip."
@@ -405,7 +410,7 @@ def register_create_tools(mcp: MCPServer[Any]) -> None:
             confirmation=confirmation,
         )
 
-    @mcp.tool(
+    @tools.tool(
         title="Drive a character with a performance video (Runway Act-Two)",
         description=create_description(
             "Make a character (image or video) perform the motion and expressions of a reference video (act_two).\n\nUse it to puppet a drawn or photographed character with a recording of a real performance."
@@ -465,7 +470,7 @@ def register_create_tools(mcp: MCPServer[Any]) -> None:
             confirmation=confirmation,
         )
 
-    @mcp.tool(
+    @tools.tool(
         title="Estimate what a Runway request costs",
         annotations=READS_LOCAL_RECORD,
     )
@@ -501,7 +506,7 @@ def register_create_tools(mcp: MCPServer[Any]) -> None:
                 raise InputError([f"model: {quoted(model)} is not a {endpoint.value} model. Use one of: {known}."])
             return estimate(spec, duration_seconds=duration_seconds, ratio=ratio)
 
-    @mcp.tool(
+    @tools.tool(
         title="List the Runway models this server knows",
         annotations=READS_LOCAL_RECORD,
     )
@@ -511,6 +516,10 @@ def register_create_tools(mcp: MCPServer[Any]) -> None:
     ) -> ModelList:
         """List every model by route, with its parameters, limits, price and the providers known to accept it. Free."""
         return model_list(app_of(ctx).settings.provider, endpoint)
+
+
+def register_catalog_extras(mcp: MCPServer[Any]) -> None:
+    """Add the models resource and the workflow prompts."""
 
     @mcp.resource(
         "runway://models",
@@ -522,36 +531,57 @@ def register_create_tools(mcp: MCPServer[Any]) -> None:
     async def models_resource() -> str:
         return model_list(None, None).model_dump_json(indent=2, exclude_none=True)
 
-    @mcp.prompt(title="Restyle a video clip")
-    def restyle_clip(video: str, style: str) -> str:
-        """Walk through editing a clip into a new style with create_video_to_video."""
-        return (
-            f"Restyle this video: {video}\nWanted look: {style}\n\n"
-            "1. Call create_video_to_video with video_uri set to the video and a prompt_text describing the look "
-            "(dry_run: true first if the user wants to see the cost; an idempotency_key makes a retry safe).\n"
-            "2. Call wait_for_task with the task_id until the status is SUCCEEDED (call again while it runs).\n"
-            "3. Call download_task_output to save the result, and tell the user where it is."
-        )
+    for fn, title in WORKFLOW_PROMPTS:
+        mcp.add_prompt(text_prompt(fn, title))
 
-    @mcp.prompt(title="Animate a still image")
-    def animate_still(image: str, motion: str) -> str:
-        """Walk through turning an image into a short clip with create_image_to_video."""
-        return (
-            f"Animate this image: {image}\nMotion: {motion}\n\n"
-            "1. Call create_image_to_video with prompt_image set to the image and prompt_text describing the motion.\n"
-            "2. Call wait_for_task with the task_id until it SUCCEEDED.\n"
-            "3. Call download_task_output to save the clip, and tell the user where it is."
-        )
 
-    @mcp.prompt(title="Upscale a finished task")
-    def upscale_task(task_id: str) -> str:
-        """Walk through upscaling the output of a finished task with create_video_upscale."""
-        return (
-            f"Upscale the result of task {task_id}.\n\n"
-            "1. Call get_task for that task_id and take its first output URL (it must be SUCCEEDED).\n"
-            "2. Call create_video_upscale with video_uri set to that URL.\n"
-            "3. Call wait_for_task with the new task_id, then download_task_output to save the upscaled video."
-        )
+def restyle_clip(video: str, style: str) -> str:
+    """Walk through editing a clip into a new style with create_video_to_video."""
+    return (
+        f"Restyle this video: {video}\nWanted look: {style}\n\n"
+        "1. Call create_video_to_video with video_uri set to the video and a prompt_text describing the look "
+        "(dry_run: true first if the user wants to see the cost; an idempotency_key makes a retry safe).\n"
+        "2. Call wait_for_task with the task_id until the status is SUCCEEDED (call again while it runs).\n"
+        "3. Call download_task_output to save the result, and tell the user where it is."
+    )
+
+
+def animate_still(image: str, motion: str) -> str:
+    """Walk through turning an image into a short clip with create_image_to_video."""
+    return (
+        f"Animate this image: {image}\nMotion: {motion}\n\n"
+        "1. Call create_image_to_video with prompt_image set to the image and prompt_text describing the motion.\n"
+        "2. Call wait_for_task with the task_id until it SUCCEEDED.\n"
+        "3. Call download_task_output to save the clip, and tell the user where it is."
+    )
+
+
+def upscale_task(task_id: str) -> str:
+    """Walk through upscaling the output of a finished task with create_video_upscale."""
+    return (
+        f"Upscale the result of task {task_id}.\n\n"
+        "1. Call get_task for that task_id and take its first output URL (it must be SUCCEEDED).\n"
+        "2. Call create_video_upscale with video_uri set to that URL.\n"
+        "3. Call wait_for_task with the new task_id, then download_task_output to save the upscaled video."
+    )
+
+
+WORKFLOW_PROMPTS: tuple[tuple[Callable[..., str], str], ...] = (
+    (restyle_clip, "Restyle a video clip"),
+    (animate_still, "Animate a still image"),
+    (upscale_task, "Upscale a finished task"),
+)
+
+
+def text_prompt(fn: Callable[..., str], title: str) -> Prompt:
+    """A prompt whose arguments are all required strings, as `MCPServer.prompt()` would list it.
+
+    MCP sends prompt arguments as strings, so the SDK's per-prompt argument model and validating
+    wrapper (a few milliseconds of every start for three prompts) have nothing to do here; a test
+    checks the listing against the SDK's own.
+    """
+    arguments = [PromptArgument(name=name, required=True) for name in inspect.signature(fn).parameters]
+    return Prompt(name=fn.__name__, title=title, description=fn.__doc__ or "", arguments=arguments, fn=fn)
 
 
 def _max_prompt(endpoint: Endpoint) -> int:

@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 import anyio
 import httpx
 
-from runway_mcp.errors import RunwayMCPError
+from runway_mcp.errors import DownloadError
 from runway_mcp.media import sniff_media_type
 from runway_mcp.schemas import SavedFile
 
@@ -40,10 +40,6 @@ _EXTENSIONS = {
     "image/jpeg": ".jpg",
     "image/webp": ".webp",
 }
-
-
-class DownloadError(RunwayMCPError):
-    """A download could not be completed; nothing partial was left behind."""
 
 
 class ExpiredURLError(DownloadError):

@@ -92,3 +92,7 @@ class AmbiguousCreateError(UpstreamError):
 
 class BadResponseError(UpstreamError):
     """The upstream answered with something that is not the documented JSON (HTML, redirect, junk)."""
+
+
+class DownloadError(RunwayMCPError):
+    """A download could not be completed; nothing partial was left behind."""

@@ -6,7 +6,7 @@ the relative cost of a request, not a quote.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from runway_mcp.catalog import CREDIT_USD, ModelSpec
 
@@ -16,7 +16,13 @@ BILLING_NOTE = (
 )
 
 
-class CostEstimate(BaseModel):
+class Schema(BaseModel):
+    """Base of every model a tool returns: its validator is built on first use, not at import (faster starts)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class CostEstimate(Schema):
     """What a request is expected to cost, as far as the catalog knows."""
 
     model: str

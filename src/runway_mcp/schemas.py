@@ -5,10 +5,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from runway_mcp.catalog import Endpoint, choices_for, models_for
-from runway_mcp.pricing import CostEstimate
+from runway_mcp.pricing import CostEstimate, Schema
 
 
 class TaskStatus(StrEnum):
@@ -47,14 +47,14 @@ _IMAGE_URI_DESCRIPTION = (
 )
 
 
-class Reference(BaseModel):
+class Reference(Schema):
     """A reference image that guides the style or content of the output."""
 
     type: Literal["image"] = Field(default="image", description='Always "image".')
     uri: str = Field(description=_IMAGE_URI_DESCRIPTION, min_length=1)
 
 
-class ReferenceImage(BaseModel):
+class ReferenceImage(Schema):
     """A reference image for text_to_image, optionally tagged so the prompt can name it as @tag."""
 
     uri: str = Field(description=_IMAGE_URI_DESCRIPTION, min_length=1)
@@ -67,7 +67,7 @@ class ReferenceImage(BaseModel):
     )
 
 
-class Keyframe(BaseModel):
+class Keyframe(Schema):
     """An image that the edited video should match at one moment (aleph2)."""
 
     uri: str = Field(description=_IMAGE_URI_DESCRIPTION, min_length=1)
@@ -75,7 +75,7 @@ class Keyframe(BaseModel):
     at: float | None = Field(default=None, ge=0, le=1, description="When, as a fraction 0..1 of the input's length.")
 
 
-class Task(BaseModel):
+class Task(Schema):
     """A Runway task as this server reports it, whichever shape the upstream answered in."""
 
     task_id: str = Field(description="The task's id (a UUID).")
@@ -138,7 +138,7 @@ class CreatedTask(Task):
     estimated_cost: CostEstimate | None = Field(default=None, description="What this request is expected to cost.")
 
 
-class CancelResult(BaseModel):
+class CancelResult(Schema):
     """What cancel_task did."""
 
     task_id: str
@@ -149,7 +149,7 @@ class CancelResult(BaseModel):
     message: str
 
 
-class TaskSummary(BaseModel):
+class TaskSummary(Schema):
     """A task from this server's local record (the ledger); status is as last seen, not live."""
 
     task_id: str
@@ -163,12 +163,12 @@ class TaskSummary(BaseModel):
     failure: str | None = None
 
 
-class TaskList(BaseModel):
+class TaskList(Schema):
     tasks: list[TaskSummary]
     ledger_enabled: bool = Field(description="False when the local record is unavailable (the list is then empty).")
 
 
-class SavedFile(BaseModel):
+class SavedFile(Schema):
     """One output saved to a local file."""
 
     path: str = Field(description="Absolute path of the saved file.")
@@ -179,7 +179,7 @@ class SavedFile(BaseModel):
     output_index: int = Field(description="Which of the task's outputs this is (0-based).")
 
 
-class DownloadResult(BaseModel):
+class DownloadResult(Schema):
     task_id: str
     directory: str
     files: list[SavedFile]
@@ -220,7 +220,7 @@ else:
 PublicFigureThreshold = Literal["auto", "low"]
 
 
-class ParamInfo(BaseModel):
+class ParamInfo(Schema):
     name: str
     required: bool
     kind: str
@@ -233,7 +233,7 @@ class ParamInfo(BaseModel):
     media: str | None = None
 
 
-class ModelInfo(BaseModel):
+class ModelInfo(Schema):
     """One model, as the catalog knows it."""
 
     name: str
@@ -248,6 +248,6 @@ class ModelInfo(BaseModel):
     notes: str = ""
 
 
-class ModelList(BaseModel):
+class ModelList(Schema):
     provider: str | None = Field(default=None, description="The provider this server is configured for.")
     models: list[ModelInfo]

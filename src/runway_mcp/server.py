@@ -22,12 +22,11 @@ from runway_mcp import __version__
 from runway_mcp.assets import MediaPolicy
 from runway_mcp.catalog import EPHEMERAL_UPLOAD_LIMIT_BYTES
 from runway_mcp.config import Settings
-from runway_mcp.create_tools import register_create_tools
-from runway_mcp.downloads import DownloadError
-from runway_mcp.errors import NotFoundError, RunwayMCPError, bounded
+from runway_mcp.create_tools import register_catalog_extras, register_create_tools
+from runway_mcp.errors import DownloadError, NotFoundError, RunwayMCPError, bounded
 from runway_mcp.ledger import Ledger, TaskRecord
 from runway_mcp.schemas import CancelResult, DownloadResult, Task, TaskList, TaskStatus, TaskSummary
-from runway_mcp.service import TaskService
+from runway_mcp.tool_registry import ToolRegistry
 from runway_mcp.tool_support import (
     DESTRUCTIVE_UPSTREAM,
     READS_LOCAL_RECORD,
@@ -40,7 +39,6 @@ from runway_mcp.tool_support import (
     tool_errors,
     wait_and_report,
 )
-from runway_mcp.upstream import HttpClients, RunwayClient, quiet_transport_loggers
 
 __all__ = ["AppContext", "build_server"]
 
@@ -59,6 +57,11 @@ second of output video). Never submit the same request twice to "retry" without 
 failed with a message saying the task may or may not have been created, ask the user before trying
 again. Confirm with the user before creating several tasks in a batch. Reading tasks is free.
 """
+
+
+def quiet_transport_loggers() -> None:
+    """Keep httpcore's DEBUG traces off: they print raw response headers, where an upstream may echo a key."""
+    logging.getLogger("httpcore").setLevel(logging.INFO)
 
 
 def media_policy_for(settings: Settings) -> MediaPolicy:
@@ -88,19 +91,20 @@ def build_server(
     @asynccontextmanager
     async def lifespan(_server: MCPServer[AppContext]) -> AsyncIterator[AppContext]:
         ledger = await Ledger.open(settings.ledger_path())
-        clients = HttpClients(settings)
+        app = AppContext(settings=settings, ledger=ledger, media_policy=media_policy_for(settings))
         try:
-            service = TaskService(RunwayClient(settings, clients.api), ledger, clients.downloads)
-            app = AppContext(settings=settings, service=service, media_policy=media_policy_for(settings))
             running.append(app)
             try:
                 yield app
             finally:
                 running.remove(app)
         finally:
-            await clients.aclose()
+            await app.aclose()
             await ledger.aclose()
 
+    tools = ToolRegistry()
+    register_create_tools(tools)
+    register_task_tools(tools)
     mcp: MCPServer[AppContext] = MCPServer(
         "runway",
         title="Runway video (CometAPI)",
@@ -111,11 +115,17 @@ def build_server(
         token_verifier=token_verifier,
         auth=auth,
         request_state_security=request_state_security,
+        tools=tools.build(settings.schema_cache_dir()),
     )
+    register_catalog_extras(mcp)
+    register_task_resources(mcp, running)
+    return mcp
 
-    register_create_tools(mcp)
 
-    @mcp.tool(title="Get a Runway task's status and results", annotations=READS_UPSTREAM)
+def register_task_tools(tools: ToolRegistry) -> None:
+    """get_task, wait_for_task, cancel_task, download_task_output and list_tasks."""
+
+    @tools.tool(title="Get a Runway task's status and results", annotations=READS_UPSTREAM)
     async def get_task(ctx: Context, task_id: TaskId) -> Task:
         """Look up a Runway task once: its status, progress, output URLs or failure reason. Free.
 
@@ -128,7 +138,7 @@ def build_server(
         with tool_errors():
             return await app.service.get(task_id, owner_of(ctx))
 
-    @mcp.tool(title="Wait for a Runway task to finish", annotations=READS_UPSTREAM)
+    @tools.tool(title="Wait for a Runway task to finish", annotations=READS_UPSTREAM)
     async def wait_for_task(
         ctx: Context,
         task_id: TaskId,
@@ -156,7 +166,7 @@ def build_server(
             timeout = app.settings.wait_default_seconds if timeout_seconds is None else timeout_seconds
             return await wait_and_report(ctx, app, task_id, timeout)
 
-    @mcp.tool(title="Cancel or delete a Runway task", annotations=DESTRUCTIVE_UPSTREAM)
+    @tools.tool(title="Cancel or delete a Runway task", annotations=DESTRUCTIVE_UPSTREAM)
     async def cancel_task(ctx: Context, task_id: TaskId) -> CancelResult:
         """Stop an unfinished Runway task, or delete a finished one (its output links stop working).
 
@@ -168,7 +178,7 @@ def build_server(
         with tool_errors():
             return await app.service.cancel(task_id, owner_of(ctx))
 
-    @mcp.tool(title="Download a Runway task's outputs to local files", annotations=WRITES_LOCAL_FILES)
+    @tools.tool(title="Download a Runway task's outputs to local files", annotations=WRITES_LOCAL_FILES)
     async def download_task_output(
         ctx: Context,
         task_id: TaskId,
@@ -218,7 +228,7 @@ def build_server(
             structured_content=result.model_dump(mode="json"),
         )
 
-    @mcp.tool(title="List recent Runway tasks", annotations=READS_LOCAL_RECORD)
+    @tools.tool(title="List recent Runway tasks", annotations=READS_LOCAL_RECORD)
     async def list_tasks(
         ctx: Context,
         status: Annotated[
@@ -238,6 +248,10 @@ def build_server(
                 status=status.value if status else None, limit=limit, owner=owner_of(ctx)
             )
         return TaskList(tasks=[summary_of(r) for r in records], ledger_enabled=app.service.ledger.enabled)
+
+
+def register_task_resources(mcp: MCPServer[AppContext], running: list[AppContext]) -> None:
+    """runway://tasks and runway://tasks/{task_id}."""
 
     @mcp.resource(
         "runway://tasks",
@@ -270,8 +284,6 @@ def build_server(
         except RunwayMCPError as exc:
             raise ResourceError(bounded(exc.message)) from None
         return task.model_dump_json(indent=2)
-
-    return mcp
 
 
 def summary_of(record: TaskRecord) -> TaskSummary:

@@ -19,8 +19,15 @@ import anyio
 import httpx
 
 from runway_mcp.assets import verify_remote_asset
-from runway_mcp.downloads import DownloadError, DownloadPolicy, download_all
-from runway_mcp.errors import BudgetExceededError, InputError, NotFoundError, NotSupportedError, quoted
+from runway_mcp.downloads import DownloadPolicy, download_all
+from runway_mcp.errors import (
+    BudgetExceededError,
+    DownloadError,
+    InputError,
+    NotFoundError,
+    NotSupportedError,
+    quoted,
+)
 from runway_mcp.ledger import Ledger, TaskRecord, canonical_request_hash, sanitize_params
 from runway_mcp.payloads import PreparedRequest
 from runway_mcp.pricing import CostEstimate

@@ -5,15 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Annotated, Any, cast
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.resolve import Elicit
 from mcp.types import ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from runway_mcp.assets import MediaPolicy
 from runway_mcp.caller import caller_owner
@@ -21,20 +21,47 @@ from runway_mcp.catalog import DEFAULT_MODELS, Endpoint, get_model
 from runway_mcp.config import Settings
 from runway_mcp.errors import InputError, RunwayMCPError, bounded
 from runway_mcp.payloads import build_request
-from runway_mcp.pricing import estimate
+from runway_mcp.pricing import Schema, estimate
 from runway_mcp.schemas import CreatedTask, Task
-from runway_mcp.service import TaskService
+
+if TYPE_CHECKING:
+    from runway_mcp.ledger import Ledger
+    from runway_mcp.service import TaskService
+    from runway_mcp.upstream import HttpClients
 
 logger = logging.getLogger("runway_mcp.tools")
 
 
 @dataclass
 class AppContext:
-    """What the tools share for the server's lifetime; built in the lifespan, never a module global."""
+    """What the tools share for the server's lifetime; built in the lifespan, never a module global.
+
+    The task service is imported and built on first use: with httpx and the upstream client behind
+    it, importing it was a third of what a cold start added to the SDK's own start, and nothing a
+    client asks before its first tool call needs it.
+    """
 
     settings: Settings
-    service: TaskService
+    ledger: Ledger
     media_policy: MediaPolicy
+    _service: TaskService | None = field(default=None, init=False, repr=False)
+    _clients: HttpClients | None = field(default=None, init=False, repr=False)
+
+    @property
+    def service(self) -> TaskService:
+        if self._service is None:
+            from runway_mcp.service import TaskService
+            from runway_mcp.upstream import HttpClients, RunwayClient
+
+            self._clients = HttpClients(self.settings)
+            client = RunwayClient(self.settings, self._clients.api)
+            self._service = TaskService(client, self.ledger, self._clients.downloads)
+        return self._service
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients, if any call opened them (the lifespan closes the ledger)."""
+        if self._clients is not None:
+            await self._clients.aclose()
 
 
 def app_of(ctx: Context) -> AppContext:
@@ -122,7 +149,7 @@ DryRun = Annotated[
 ]
 
 
-class SpendConfirmation(BaseModel):
+class SpendConfirmation(Schema):
     """The user's answer when the server asks before spending credits."""
 
     confirm: bool = Field(description="Spend the credits and create the task?")

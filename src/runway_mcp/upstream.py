@@ -61,11 +61,6 @@ class StreamingBody(Protocol):
     def __aiter__(self) -> Any: ...
 
 
-def quiet_transport_loggers() -> None:
-    """Keep httpcore's DEBUG traces off: they print raw response headers, where an upstream may echo a key."""
-    logging.getLogger("httpcore").setLevel(logging.INFO)
-
-
 def make_http_client(settings: Settings, **overrides: Any) -> httpx.AsyncClient:
     """The one HTTP client the server keeps for its lifetime (connections are reused).
 

@@ -1,0 +1,222 @@
+"""Tool registration with a schema cache, so a start does not rebuild every tool's schemas.
+
+The SDK builds each tool's argument model and its input and output JSON schemas when the tool is
+added: for our twelve tools about 60 ms, most of what a cold start costs beyond importing the SDK.
+Those schemas change only when our code, the SDK, pydantic or Python change, so they are kept in a
+small JSON file keyed by a fingerprint of all four (file sizes and modification times, as Python's
+own bytecode cache does). A start with a matching file registers each tool with its cached schemas
+and builds the tool's argument model on its first call instead; any other start builds every tool
+as the SDK always does and rewrites the file. On its first call a cached tool also checks that the
+schemas it just built are the ones it published, and drops the file if they are not.
+
+The cache holds no secrets and nothing from the user: only the tools' schemas.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import inspect
+import json
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from mcp.server.mcpserver.tools import Tool
+from mcp.types import ToolAnnotations
+from pydantic import ConfigDict, PrivateAttr
+
+if TYPE_CHECKING:
+    from mcp.server.context import LifespanContextT, RequestT
+    from mcp.server.mcpserver.context import Context
+
+__all__ = ["ToolRegistry", "ToolSpec", "schema_fingerprint"]
+
+logger = logging.getLogger("runway_mcp.tool_registry")
+
+CACHE_FORMAT = 1
+PACKAGE_DIR = Path(__file__).resolve().parent
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """What `MCPServer.tool(...)` would be given for one tool."""
+
+    fn: Callable[..., Any]
+    title: str
+    annotations: ToolAnnotations
+    description: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.fn.__name__
+
+    def build(self) -> Tool:
+        """The tool as the SDK builds it: argument model, input schema and output schema."""
+        return Tool.from_function(
+            self.fn, name=self.name, title=self.title, description=self.description, annotations=self.annotations
+        )
+
+
+class CachedTool(Tool):
+    """A tool listed from cached schemas; the SDK's full `Tool` is built on its first call and then runs it."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    spec: ToolSpec
+    cached_output_schema: dict[str, Any] | None = None
+    cache_file: Path | None = None
+    _built: Tool | None = PrivateAttr(default=None)
+
+    @classmethod
+    def of(cls, spec: ToolSpec, entry: dict[str, Any], cache_file: Path | None) -> CachedTool:
+        # `model_construct` skips validation (every field is already of its type) and builds nothing;
+        # `fn_metadata` stays unset, as only `run` (which delegates to the built tool) would read it.
+        return cls.model_construct(  # type: ignore[call-arg]  # fn_metadata is left unset on purpose
+            fn=spec.fn,
+            name=spec.name,
+            title=spec.title,
+            description=spec.description or spec.fn.__doc__ or "",
+            parameters=entry["inputSchema"],
+            is_async=inspect.iscoroutinefunction(spec.fn),
+            context_kwarg=None,
+            resolved_params={},
+            resolver_plans={},
+            annotations=spec.annotations,
+            icons=None,
+            meta=None,
+            spec=spec,
+            cached_output_schema=entry["outputSchema"],
+            cache_file=cache_file,
+        )
+
+    @cached_property
+    def output_schema(self) -> dict[str, Any] | None:
+        return self.cached_output_schema
+
+    def built(self) -> Tool:
+        if self._built is None:
+            tool = self.spec.build()
+            if tool.parameters != self.parameters or tool.output_schema != self.cached_output_schema:
+                # Only possible if the fingerprint missed a change: calls still validate with the fresh model.
+                logger.warning("cached schemas of tool %s are out of date; dropping the schema cache", self.name)
+                if self.cache_file is not None:
+                    self.cache_file.unlink(missing_ok=True)
+            self._built = tool
+        return self._built
+
+    async def run(
+        self,
+        arguments: dict[str, Any],
+        context: Context[LifespanContextT, RequestT],
+        convert_result: bool = False,
+    ) -> Any:
+        return await self.built().run(arguments, context, convert_result=convert_result)
+
+
+def _stamp(path: str | os.PathLike[str]) -> str:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return f"{path}:missing"
+    return f"{path}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def schema_fingerprint(package: Path = PACKAGE_DIR) -> str:
+    """Changes whenever our modules (those in `package`), the SDK's tool code, pydantic or Python change."""
+    import mcp.server.mcpserver.tools.base as sdk_tools
+    import mcp.server.mcpserver.utilities.func_metadata as sdk_metadata
+    import pydantic
+    import pydantic_core
+
+    parts = [str(CACHE_FORMAT), sys.version, pydantic_core.__version__]
+    parts += [_stamp(path) for path in sorted(package.glob("*.py"))]
+    parts += [_stamp(module.__file__ or "") for module in (sdk_tools, sdk_metadata)]
+    parts.append(_stamp(Path(pydantic.__file__).with_name("json_schema.py")))
+    parts.append(_stamp(Path(pydantic.__file__).with_name("version.py")))
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def cache_file_in(directory: Path) -> Path:
+    """One file per installed copy of the package, so two virtualenvs do not keep rewriting each other's."""
+    install = hashlib.sha256(str(PACKAGE_DIR).encode()).hexdigest()[:12]
+    return directory / f"tool-schemas-{install}.json"
+
+
+def _read(path: Path, fingerprint: str) -> dict[str, dict[str, Any]]:
+    try:
+        document = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(document, dict) or document.get("fingerprint") != fingerprint:
+        return {}
+    tools = document.get("tools")
+    if not isinstance(tools, dict):
+        return {}
+    return {
+        name: entry
+        for name, entry in tools.items()
+        if isinstance(entry, dict)
+        and isinstance(entry.get("inputSchema"), dict)
+        and isinstance(entry.get("outputSchema"), dict | None)
+    }
+
+
+def _write(path: Path, fingerprint: str, tools: dict[str, dict[str, Any]]) -> None:
+    """Replace the file atomically; a failure only costs the next start its speed."""
+    document = json.dumps({"format": CACHE_FORMAT, "fingerprint": fingerprint, "tools": tools}, separators=(",", ":"))
+    temporary: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tool-schemas-", suffix=".tmp")
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(document)
+        os.replace(temporary, path)
+    except OSError as exc:
+        logger.info("could not write the tool schema cache: %s", type(exc).__name__)
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+
+
+class ToolRegistry:
+    """Collects the tools (with the same decorator shape as `MCPServer.tool`) and builds them for the server."""
+
+    def __init__(self) -> None:
+        self.specs: list[ToolSpec] = []
+
+    def tool(self, *, title: str, annotations: ToolAnnotations, description: str | None = None) -> Callable[[_F], _F]:
+        def register(fn: _F) -> _F:
+            self.specs.append(ToolSpec(fn=fn, title=title, annotations=annotations, description=description))
+            return fn
+
+        return register
+
+    def build(self, cache_dir: Path | None) -> list[Tool]:
+        """The tools, from the schema cache in `cache_dir` where it is current (None: no cache)."""
+        if cache_dir is None:
+            return [spec.build() for spec in self.specs]
+        path = cache_file_in(cache_dir)
+        fingerprint = schema_fingerprint()
+        cached = _read(path, fingerprint)
+        tools: list[Tool] = []
+        fresh: dict[str, dict[str, Any]] = {}
+        for spec in self.specs:
+            entry = cached.get(spec.name)
+            if entry is not None:
+                tools.append(CachedTool.of(spec, entry, path))
+                fresh[spec.name] = entry
+                continue
+            tool = spec.build()
+            tools.append(tool)
+            fresh[spec.name] = {"inputSchema": tool.parameters, "outputSchema": tool.output_schema}
+        if fresh != cached:
+            _write(path, fingerprint, fresh)
+        return tools

@@ -1,0 +1,226 @@
+"""The tool-schema cache and the lazy start: what a client sees must not depend on either.
+
+A start with a current cache lists every tool from the cached schemas and builds a tool's argument
+model on its first call; these tests hold that path to the SDK's own (no cache) through the real
+protocol, and check what happens to a cache that is stale, corrupt or cannot be written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+from mcp.server import MCPServer
+
+from runway_mcp.config import Settings
+from runway_mcp.create_tools import WORKFLOW_PROMPTS, register_catalog_extras, register_create_tools
+from runway_mcp.server import build_server, register_task_tools
+from runway_mcp.tool_registry import PACKAGE_DIR, CachedTool, ToolRegistry, cache_file_in, schema_fingerprint
+
+pytestmark = pytest.mark.anyio
+
+
+def listing(tools: Any) -> list[dict[str, Any]]:
+    return [tool.model_dump(mode="json") for tool in tools.tools]
+
+
+def registry() -> ToolRegistry:
+    tools = ToolRegistry()
+    register_create_tools(tools)
+    register_task_tools(tools)
+    return tools
+
+
+def cache_settings(settings: Settings, cache_dir: Path | None) -> Settings:
+    if cache_dir is None:
+        return settings.model_copy(update={"schema_cache": False})
+    return settings.model_copy(update={"cache_dir": cache_dir, "schema_cache": True})
+
+
+async def test_cached_listing_is_the_sdks_listing(settings: Settings, mode: str, tmp_path: Path) -> None:
+    cache = tmp_path / "schema-cache"
+    listings = []
+    # No cache (the SDK builds every tool), a cold cache (built, then written) and a warm one (read).
+    for cache_dir in (None, cache, cache):
+        server = build_server(cache_settings(settings, cache_dir))
+        async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+            listings.append(listing(await client.list_tools()))
+        if cache_dir is not None:
+            assert cache_file_in(cache).is_file()
+    assert len(listings[0]) == 12
+    assert listings[1] == listings[0]
+    assert listings[2] == listings[0]
+
+
+def test_registry_reads_the_cache_only_when_it_is_current(tmp_path: Path) -> None:
+    cold = registry().build(tmp_path)
+    assert cold and not any(isinstance(tool, CachedTool) for tool in cold)
+    warm = registry().build(tmp_path)
+    assert all(isinstance(tool, CachedTool) for tool in warm)
+    assert [(t.name, t.parameters, t.output_schema) for t in warm] == [
+        (t.name, t.parameters, t.output_schema) for t in cold
+    ]
+
+    path = cache_file_in(tmp_path)
+    document = json.loads(path.read_text())
+    document["fingerprint"] = "from another version"
+    path.write_text(json.dumps(document))
+    rebuilt = registry().build(tmp_path)
+    assert not any(isinstance(tool, CachedTool) for tool in rebuilt)
+    assert json.loads(path.read_text())["fingerprint"] == schema_fingerprint()
+
+    assert not any(isinstance(tool, CachedTool) for tool in registry().build(None))
+
+
+async def call_both(settings: Settings, tmp_path: Path, mode: str, name: str, arguments: dict[str, Any]) -> list[Any]:
+    """The same call on a server without the cache and on one whose tools come from a warm cache."""
+    cache = tmp_path / "schema-cache"
+    registry().build(cache)  # warm it
+    results = []
+    for cache_dir in (None, cache):
+        async with Client(build_server(cache_settings(settings, cache_dir)), mode=mode) as client:  # type: ignore[arg-type]
+            result = await client.call_tool(name, arguments)
+            results.append(
+                (result.is_error, [block.model_dump() for block in result.content], result.structured_content)
+            )
+    return results
+
+
+@pytest.mark.parametrize(
+    ("name", "arguments"),
+    [
+        ("estimate_cost", {"endpoint": "video_to_video", "duration_seconds": 10}),
+        ("estimate_cost", {"endpoint": "video_to_video", "duration_seconds": -1}),
+        ("create_video_to_video", {"video_uri": "https://example.com/a.mp4", "prompt_text": "x" * 5000}),
+        ("create_video_to_video", {"prompt_text": "snow", "seed": "not a number"}),
+        ("get_task", {"task_id": "not/valid"}),
+        ("list_models", {"endpoint": "upscale-please"}),
+    ],
+)
+async def test_cached_tools_answer_like_built_ones(
+    settings: Settings, mode: str, tmp_path: Path, name: str, arguments: dict[str, Any]
+) -> None:
+    uncached, cached = await call_both(settings, tmp_path, mode, name, arguments)
+    assert cached == uncached
+
+
+async def test_cached_create_reaches_the_upstream(settings: Settings, sandbox: Any, mode: str, tmp_path: Path) -> None:
+    cache = tmp_path / "schema-cache"
+    registry().build(cache)
+    async with Client(build_server(cache_settings(settings, cache)), mode=mode) as client:  # type: ignore[arg-type]
+        created = await client.call_tool(
+            "create_video_to_video", {"video_uri": "https://example.com/clip.mp4", "prompt_text": "snowy night"}
+        )
+        assert not created.is_error, created.content
+        assert created.structured_content is not None
+        task_id = created.structured_content["task_id"]
+        task = await client.call_tool("get_task", {"task_id": task_id})
+        assert not task.is_error and task.structured_content is not None
+        assert task.structured_content["task_id"] == task_id
+    assert list(sandbox.task_ids()) == [task_id]
+
+
+async def test_a_stale_cache_is_dropped_on_the_first_call(
+    settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = tmp_path / "schema-cache"
+    registry().build(cache)
+    path = cache_file_in(cache)
+    document = json.loads(path.read_text())
+    document["tools"]["estimate_cost"]["inputSchema"]["properties"]["model"]["description"] = "stale"
+    path.write_text(json.dumps(document))
+    caplog.set_level(logging.WARNING, logger="runway_mcp.tool_registry")
+    async with Client(build_server(cache_settings(settings, cache))) as client:
+        result = await client.call_tool("estimate_cost", {"endpoint": "text_to_image"})
+        assert not result.is_error
+        assert result.structured_content is not None and result.structured_content["model"] == "gen4_image"
+    assert not path.exists()
+    assert "out of date" in caplog.text
+    # The next start builds the tools afresh.
+    async with Client(build_server(cache_settings(settings, cache))) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+        assert tools["estimate_cost"].input_schema["properties"]["model"]["description"] != "stale"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\x00\xff not json",
+        b"[]",
+        b'{"fingerprint": "%s", "tools": []}',
+        b'{"fingerprint": "%s", "tools": {"get_task": {"inputSchema": "x", "outputSchema": 1}}}',
+    ],
+)
+async def test_a_corrupt_cache_is_rebuilt(settings: Settings, tmp_path: Path, content: bytes) -> None:
+    cache = tmp_path / "schema-cache"
+    cache.mkdir()
+    path = cache_file_in(cache)
+    path.write_bytes(content.replace(b"%s", schema_fingerprint().encode()))
+    async with Client(build_server(cache_settings(settings, None))) as client:
+        expected = listing(await client.list_tools())
+    async with Client(build_server(cache_settings(settings, cache))) as client:
+        assert listing(await client.list_tools()) == expected
+        assert not (await client.call_tool("estimate_cost", {"endpoint": "text_to_image"})).is_error
+    assert set(json.loads(path.read_text())["tools"]) == {tool["name"] for tool in expected}
+
+
+async def test_an_unwritable_cache_costs_only_speed(settings: Settings, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    async with Client(build_server(cache_settings(settings, blocker / "cache"))) as client:
+        assert len((await client.list_tools()).tools) == 12
+        result = await client.call_tool("estimate_cost", {"endpoint": "video_upscale", "duration_seconds": 4})
+        assert not result.is_error
+
+
+def test_the_fingerprint_follows_the_package_files(tmp_path: Path) -> None:
+    package = tmp_path / "runway_mcp"
+    shutil.copytree(PACKAGE_DIR, package, ignore=shutil.ignore_patterns("__pycache__", "sandbox"))
+    first = schema_fingerprint(package)
+    assert schema_fingerprint(package) == first
+    module = package / "schemas.py"
+    module.write_text(module.read_text() + "\n# edited\n")
+    assert schema_fingerprint(package) != first
+
+
+def test_the_cache_directory_setting(tmp_path: Path) -> None:
+    assert Settings.from_env({"RUNWAY_MCP_CACHE_DIR": "off"}).schema_cache_dir() is None
+    assert Settings.from_env({"RUNWAY_MCP_CACHE_DIR": str(tmp_path)}).schema_cache_dir() == tmp_path
+    with_data = Settings.from_env({"RUNWAY_MCP_DATA_DIR": str(tmp_path / "data")})
+    assert with_data.schema_cache_dir() == tmp_path / "data" / "cache"
+    default = Settings.from_env({})
+    assert default.schema_cache_dir() is not None and default.schema_cache_dir().name == "runway-mcp"  # type: ignore[union-attr]
+
+
+async def test_prompts_list_and_render_as_the_sdk_would(settings: Settings) -> None:
+    reference: MCPServer[Any] = MCPServer("reference")
+    for fn, title in WORKFLOW_PROMPTS:
+        reference.prompt(title=title)(fn)
+    ours: MCPServer[Any] = MCPServer("ours")
+    register_catalog_extras(ours)
+    assert [p.model_dump() for p in await ours.list_prompts()] == [
+        p.model_dump() for p in await reference.list_prompts()
+    ]
+    arguments = {"video": "https://example.com/v.mp4", "style": "film noir"}
+    assert await ours.get_prompt("restyle_clip", arguments) == await reference.get_prompt("restyle_clip", arguments)
+
+
+def test_the_server_starts_without_the_upstream_stack() -> None:
+    """Serving tools/list needs neither httpx nor the task service: they load on the first tool call."""
+    script = (
+        "import sys\n"
+        "from runway_mcp import cli, server\n"
+        "from runway_mcp.config import Settings\n"
+        "server.build_server(Settings.from_env({'RUNWAY_MCP_CACHE_DIR': 'off'}))\n"
+        "heavy = ('httpx', 'runway_mcp.service', 'runway_mcp.upstream', 'runway_mcp.downloads', 'runway_mcp.sandbox')\n"
+        "print(sorted(name for name in heavy if name in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"
