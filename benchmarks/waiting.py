@@ -157,7 +157,7 @@ async def run(options: RunOptions) -> ScenarioResult:
         )
     )
     result.notes = [
-        f"Poll interval {plan.poll_interval:g} s (the server adds 0-1 s of jitter), wait_for_task timeout "
+        f"Poll interval {plan.poll_interval:g} s (no jitter), wait_for_task timeout "
         f"{plan.wait_timeout:g} s; tasks run concurrently, one stdio server each. GETs per interval are counted "
         "between the first and the last GET of a task.",
         *(

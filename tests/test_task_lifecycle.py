@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,27 @@ async def test_wait_respects_the_poll_interval(sandbox: Sandbox, sandbox_server:
         await client.call_tool("wait_for_task", {"task_id": task_id, "timeout_seconds": 20})
     gets = sandbox.api_requests(method="GET", path_contains=task_id)
     gaps = [later.time - earlier.time for earlier, later in itertools.pairwise(gets)]
-    assert gaps and min(gaps) >= 0.5  # never faster than the interval; jitter only adds
+    assert gaps and min(gaps) >= 0.5  # never faster than the interval
+
+
+async def test_wait_sees_the_end_within_one_interval(
+    sandbox: Sandbox, sandbox_server: SandboxServer, tmp_path: Path
+) -> None:
+    """The answer comes at most one interval (plus one request) after the task finished upstream."""
+    interval = 0.8
+    settings = make_settings(sandbox_server.url, tmp_path, poll_interval_seconds=interval)
+    lateness = []
+    async with Client(build_server(settings)) as client:
+        for running in (1.0, 1.3, 1.6, 1.9):
+            sandbox.config.running_seconds = running
+            task_id = await create(client)
+            result = await client.call_tool("wait_for_task", {"task_id": task_id, "timeout_seconds": 20})
+            returned = time.monotonic()  # the sandbox's clock
+            assert result.structured_content is not None and result.structured_content["status"] == "SUCCEEDED"
+            task = next(t for t in sandbox.task_book.all() if t.id == task_id)
+            done = task.created + task.not_visible_seconds + task.pending_seconds + task.running_seconds
+            lateness.append(returned - done)
+    assert min(lateness) >= 0 and max(lateness) < interval + 0.25, lateness
 
 
 async def test_back_to_back_waits_keep_the_poll_interval(

@@ -36,7 +36,7 @@ from runway_mcp.schemas import CancelResult, CreatedTask, SavedFile, Task, TaskS
 from runway_mcp.tasks import build_task
 from runway_mcp.uploads import upload_local_media
 from runway_mcp.upstream import RunwayClient
-from runway_mcp.waiting import OnPoll, PollSchedule, wait_for
+from runway_mcp.waiting import OnPoll, wait_for
 
 logger = logging.getLogger("runway_mcp.service")
 
@@ -323,7 +323,6 @@ class TaskService:
         started = time.monotonic()
         timeout = min(max(timeout_seconds, 0.0), self.settings.wait_max_seconds)
         interval = self.settings.effective_poll_interval
-        schedule = PollSchedule(interval=interval)
         # A wait that follows another (the agent calling again) must not look sooner than one interval
         # after the previous look, or back-to-back calls would poll faster than Runway asks.
         since_last = started - self._last_poll.get(task_id, float("-inf"))
@@ -338,7 +337,7 @@ class TaskService:
             finally:
                 self._last_poll[task_id] = time.monotonic()
 
-        task, finished = await wait_for(look, timeout_seconds=timeout, schedule=schedule, on_poll=on_poll)
+        task, finished = await wait_for(look, timeout_seconds=timeout, interval=interval, on_poll=on_poll)
         if task.terminal:
             self._last_poll.pop(task_id, None)
         return WaitResult(task, finished)

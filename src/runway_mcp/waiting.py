@@ -1,18 +1,19 @@
 """Waiting for a task: when to poll, and progress notifications a client can rely on.
 
 Runway asks clients not to expect a task to change more often than every 5 seconds, so after a
-quick first look the poll interval never drops below the configured interval (5 s by default);
-jitter is only ever added, never subtracted. Each poll sends a progress notification, so a client
-that resets its timeout on progress keeps waiting. MCP requires progress values to increase with
-every notification, which `ProgressTracker` guarantees.
+quick first look the next poll starts one interval (5 s by default) after the previous one
+answered: never sooner, and no later, so a task's end is seen within one interval of it (plus
+the latency of that one request). No jitter is added: it would push detection past the interval,
+and each wait begins when an agent calls it, which already spreads polls out. Each poll sends a
+progress notification, so a client that resets its timeout on progress keeps waiting. MCP
+requires progress values to increase with every notification, which `ProgressTracker` guarantees.
 """
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import anyio
 
@@ -20,18 +21,6 @@ from runway_mcp.schemas import Task
 
 GetTask = Callable[[], Awaitable[Task]]
 OnPoll = Callable[[Task, float, str], Awaitable[None]]
-
-
-@dataclass
-class PollSchedule:
-    """The gap before each next poll: `interval` plus up to `jitter` seconds."""
-
-    interval: float
-    jitter: float = 1.0
-    rng: random.Random = field(default_factory=random.Random)
-
-    def next_delay(self) -> float:
-        return self.interval + self.rng.uniform(0, self.jitter)
 
 
 @dataclass
@@ -60,7 +49,7 @@ async def wait_for(
     get: GetTask,
     *,
     timeout_seconds: float,
-    schedule: PollSchedule,
+    interval: float,
     on_poll: OnPoll,
 ) -> tuple[Task, bool]:
     """Poll until the task is terminal or the timeout passes; return (last task, finished?).
@@ -75,8 +64,7 @@ async def wait_for(
         await on_poll(task, tracker.advance(task), progress_message(task))
         if task.terminal:
             return task, True
-        delay = schedule.next_delay()
-        if time.monotonic() + delay > deadline:
+        if time.monotonic() + interval > deadline:
             # No further poll fits before the deadline: answer now rather than sleep for nothing.
             return task, False
-        await anyio.sleep(delay)
+        await anyio.sleep(interval)
