@@ -38,6 +38,24 @@ TOP_MODULES = 12
 TOP_PACKAGES = 8
 
 
+async def first_calls(
+    params: StdioServerParameters, options: RunOptions, tool: str, arguments: dict[str, Any]
+) -> tuple[float, float]:
+    """Seconds for the first and the second call of `tool` after tools/list in a fresh server.
+
+    runway-mcp builds a tool's argument model and loads the upstream stack on first use (that is
+    what keeps its start short), so the first call carries that cost; this shows how much.
+    """
+    async with Client(stdio_client(params, errlog=options.errlog)) as client:
+        await client.list_tools()
+        timed: list[float] = []
+        for _ in range(2):
+            start = time.perf_counter()
+            await client.call_tool(tool, arguments)
+            timed.append(time.perf_counter() - start)
+    return timed[0], timed[1]
+
+
 async def time_to_tools_list(params: StdioServerParameters, options: RunOptions) -> float:
     """Seconds from spawning the server to holding its tools/list answer."""
     start = time.perf_counter()
@@ -114,7 +132,7 @@ def startup_phases(env: dict[str, str], repeats: int) -> dict[str, float]:
 
 
 async def run(options: RunOptions) -> ScenarioResult:
-    rounds = 3 if options.quick else 10
+    rounds = 3 if options.quick else 15
     result = ScenarioResult("cold_start", "Cold start (stdio)")
     with running_sandbox(sandbox_config()) as (sandbox_server, _):
         env = server_env(sandbox_server.url, options.workdir / "cold-start")
@@ -126,6 +144,15 @@ async def run(options: RunOptions) -> ScenarioResult:
             order = list(arms) if index % 2 == 0 else list(reversed(arms))
             for name in order:
                 times[name].append(await time_to_tools_list(arms[name], options))
+        # A get_task of an unknown id still loads the upstream stack and makes one upstream request.
+        probe = {"task_id": "00000000-0000-4000-8000-000000000000"}
+        firsts = [
+            await first_calls(arms["runway_mcp"], options, "get_task", probe) for _ in range(1 if options.quick else 5)
+        ]
+        hello_firsts = [
+            await first_calls(arms["hello_world"], options, "hello", {"name": "bench"})
+            for _ in range(1 if options.quick else 5)
+        ]
         phases = startup_phases(env, 1 if options.quick else 3)
     ours, hello = median(times["runway_mcp"]), median(times["hello_world"])
     # Each round's two starts ran back to back, so their ratio is the least disturbed by drifting load.
@@ -140,6 +167,10 @@ async def run(options: RunOptions) -> ScenarioResult:
         "ratio": round(ratio(ours, hello), 3),
         "median_of_per_round_ratios": round(paired, 3),
         "added_ms": round((ours - hello) * 1000, 1),
+        "first_get_task_ms": round(median([a for a, _ in firsts]) * 1000, 2),
+        "second_get_task_ms": round(median([b for _, b in firsts]) * 1000, 2),
+        "hello_first_call_ms": round(median([a for a, _ in hello_firsts]) * 1000, 2),
+        "hello_second_call_ms": round(median([b for _, b in hello_firsts]) * 1000, 2),
         "importtime": imports,
         "startup_phases_s": phases,
     }
@@ -163,6 +194,17 @@ async def run(options: RunOptions) -> ScenarioResult:
             ratio(imports["added_self_ms"], imports["sdk_import_ms"]),
         ),
     ]
+    first, second = median([a for a, _ in firsts]), median([b for _, b in firsts])
+    result.rows.append(
+        Row(
+            "first get_task after start (later calls: second)",
+            first,
+            "s",
+            second,
+            "the second get_task",
+            ratio(first, second),
+        )
+    )
     top = ", ".join(f"{name} {ms:.1f}" for name, ms in list(imports["top_added_self_ms"].items())[:6])
     by_package = ", ".join(
         f"{name} {ms:.1f}" for name, ms in list(imports["added_self_ms_by_package"].items())[:TOP_PACKAGES]
@@ -172,6 +214,10 @@ async def run(options: RunOptions) -> ScenarioResult:
         f"of the per-round ratios is {paired:.2f} (the table's ratio is of the medians).",
         f"Import self-time (ms) of modules runway_mcp.server loads beyond the SDK: {imports['added_self_ms']} "
         f"({imports['runway_mcp_self_ms']} in runway_mcp.*). By package: {by_package}. Largest modules: {top}.",
+        f"First tool call after start, median of {len(firsts)} fresh servers: get_task {first * 1000:.1f} ms, then "
+        f"{second * 1000:.1f} ms (the first builds the tool's argument model and loads httpx and the task service); "
+        f"the hello-world's first call {result.figures['hello_first_call_ms']:.1f} ms, then "
+        f"{result.figures['hello_second_call_ms']:.1f} ms.",
         "Start-up phases (median s): " + ", ".join(f"{name} {seconds:.3f}" for name, seconds in phases.items()) + ".",
     ]
     return result
