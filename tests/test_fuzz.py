@@ -14,6 +14,7 @@ What the fuzzing found is pinned by the explicit tests at the end, so it stays f
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import dataclasses
 import functools
 import ipaddress
@@ -299,7 +300,9 @@ def published_schemas() -> dict[str, dict[str, Any]]:
             async with Client(build_server(settings)) as client:
                 return {tool.name: tool.input_schema for tool in (await client.list_tools()).tools}
 
-    return anyio.run(read)
+    # On a thread of its own: hypothesis may draw while this thread's event loop is running.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, read).result()
 
 
 @pytest.fixture
