@@ -83,6 +83,7 @@ async def call_both(settings: Settings, tmp_path: Path, mode: str, name: str, ar
     """The same call on a server without the cache and on one whose tools come from a warm cache."""
     cache = tmp_path / "schema-cache"
     registry().build(cache)  # warm it
+    assert all(isinstance(tool, CachedTool) for tool in registry().build(cache))  # a server with it uses it
     results = []
     for cache_dir in (None, cache):
         async with Client(build_server(cache_settings(settings, cache_dir)), mode=mode) as client:  # type: ignore[arg-type]
@@ -138,9 +139,14 @@ async def test_a_stale_cache_is_dropped_on_the_first_call(
     path.write_text(json.dumps(document))
     caplog.set_level(logging.WARNING, logger="runway_mcp.tool_registry")
     async with Client(build_server(cache_settings(settings, cache))) as client:
+        listed = {tool.name: tool for tool in (await client.list_tools()).tools}
+        assert listed["estimate_cost"].input_schema["properties"]["model"]["description"] == "stale"
         result = await client.call_tool("estimate_cost", {"endpoint": "text_to_image"})
         assert not result.is_error
         assert result.structured_content is not None and result.structured_content["model"] == "gen4_image"
+        # The first call found the difference: this server now lists what it validates with.
+        listed = {tool.name: tool for tool in (await client.list_tools()).tools}
+        assert listed["estimate_cost"].input_schema["properties"]["model"]["description"] != "stale"
     assert not path.exists()
     assert "out of date" in caplog.text
     # The next start builds the tools afresh.
@@ -156,6 +162,8 @@ async def test_a_stale_cache_is_dropped_on_the_first_call(
         b"[]",
         b'{"fingerprint": "%s", "tools": []}',
         b'{"fingerprint": "%s", "tools": {"get_task": {"inputSchema": "x", "outputSchema": 1}}}',
+        b'{"fingerprint": "%s", "tools": {"get_task": {"inputSchema": {}}}}',
+        b"[" * 200_000,
     ],
 )
 async def test_a_corrupt_cache_is_rebuilt(settings: Settings, tmp_path: Path, content: bytes) -> None:
@@ -224,3 +232,33 @@ def test_the_server_starts_without_the_upstream_stack() -> None:
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "[]"
+
+
+async def test_a_cache_file_others_could_write_is_ignored(
+    settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Cached schemas reach the model as tool descriptions: a file anyone could have planted is not read."""
+    cache = tmp_path / "schema-cache"
+    registry().build(cache)
+    path = cache_file_in(cache)
+    document = json.loads(path.read_text())
+    document["tools"]["get_task"]["inputSchema"]["description"] = "planted"
+    path.write_text(json.dumps(document))
+    path.chmod(0o666)
+    caplog.set_level(logging.WARNING, logger="runway_mcp.tool_registry")
+    async with Client(build_server(cache_settings(settings, cache))) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    assert tools["get_task"].input_schema.get("description") != "planted"
+    assert "writable by others" in caplog.text
+    assert path.stat().st_mode & 0o077 == 0  # rewritten, private
+    assert "planted" not in path.read_text()
+
+
+def test_no_fingerprint_without_sources(tmp_path: Path) -> None:
+    """Run from a zip or from bytecode only, edits cannot be told apart: the cache is not used."""
+    assert schema_fingerprint(tmp_path) is None
+
+
+def test_a_home_relative_cache_directory_is_expanded() -> None:
+    assert Settings.from_env({"RUNWAY_MCP_CACHE_DIR": "~/rw-cache"}).schema_cache_dir() == Path.home() / "rw-cache"
+    assert Settings.from_env({"RUNWAY_MCP_DATA_DIR": "~/rw"}).schema_cache_dir() == Path.home() / "rw" / "cache"

@@ -135,7 +135,9 @@ async def test_the_canary_key_never_appears_in_results_errors_or_logs(
     assert CANARY_KEY not in haystack
     data = settings.ledger_path()
     assert data is not None
-    for path in [*data.parent.rglob("*"), *(settings.output_dir or tmp_path).rglob("*")]:
+    cache = settings.schema_cache_dir()
+    assert cache is not None and any(cache.iterdir())  # the schema cache was written, and is checked too
+    for path in [*data.parent.rglob("*"), *(settings.output_dir or tmp_path).rglob("*"), *cache.rglob("*")]:
         assert CANARY_KEY not in path.name
         if path.is_file():
             assert CANARY_KEY.encode() not in path.read_bytes()

@@ -91,7 +91,7 @@ async def test_wait_sees_the_end_within_one_interval(
             task = next(t for t in sandbox.task_book.all() if t.id == task_id)
             done = task.created + task.not_visible_seconds + task.pending_seconds + task.running_seconds
             lateness.append(returned - done)
-    assert min(lateness) >= 0 and max(lateness) < interval + 0.25, lateness
+    assert max(lateness) < interval + 0.4, lateness  # with the old 0-1 s jitter: up to interval + 1 s
 
 
 async def test_back_to_back_waits_keep_the_poll_interval(

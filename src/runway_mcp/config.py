@@ -164,10 +164,10 @@ class Settings(BaseModel):
         if not self.schema_cache:
             return None
         if self.cache_dir is not None:
-            return self.cache_dir
+            return self.cache_dir.expanduser()
         if self.data_dir is not None:
-            return self.data_dir / "cache"
-        return platformdirs.user_cache_path("runway-mcp")
+            return self.data_dir.expanduser() / "cache"
+        return platformdirs.user_cache_path("runway-mcp", appauthor=False)
 
     def allowed_roots(self) -> tuple[Path, ...]:
         """Directories local media may be read from: RUNWAY_MCP_ALLOWED_DIRS, else the home directory."""

@@ -244,10 +244,10 @@ def register_task_tools(tools: ToolRegistry) -> None:
         """
         app = app_of(ctx)
         with tool_errors():
-            records = await app.service.list_recent(
+            records = await app.ledger.list_recent(
                 status=status.value if status else None, limit=limit, owner=owner_of(ctx)
             )
-        return TaskList(tasks=[summary_of(r) for r in records], ledger_enabled=app.service.ledger.enabled)
+        return TaskList(tasks=[summary_of(r) for r in records], ledger_enabled=app.ledger.enabled)
 
 
 def register_task_resources(mcp: MCPServer[AppContext], running: list[AppContext]) -> None:
@@ -264,8 +264,8 @@ def register_task_resources(mcp: MCPServer[AppContext], running: list[AppContext
         if not running:
             raise ResourceError("The server is still starting; try again in a moment.")
         app = running[-1]
-        records = await app.service.list_recent(status=None, limit=50, owner=owner_of(None))
-        listing = TaskList(tasks=[summary_of(r) for r in records], ledger_enabled=app.service.ledger.enabled)
+        records = await app.ledger.list_recent(status=None, limit=50, owner=owner_of(None))
+        listing = TaskList(tasks=[summary_of(r) for r in records], ledger_enabled=app.ledger.enabled)
         return listing.model_dump_json(indent=2)
 
     @mcp.resource(

@@ -315,9 +315,6 @@ class TaskService:
         if owner is not None and await self.ledger.get(task_id, owner) is None:
             raise NotFoundError(f"No task with id {task_id!r} was created by this caller on this server.")
 
-    async def list_recent(self, *, status: str | None, limit: int, owner: str | None = None) -> list[TaskRecord]:
-        return await self.ledger.list_recent(status=status, limit=limit, owner=owner)
-
     async def wait(self, task_id: str, timeout_seconds: float, on_poll: OnPoll, owner: str | None = None) -> WaitResult:
         """Poll until the task is terminal or `timeout_seconds` pass (capped by the settings)."""
         started = time.monotonic()

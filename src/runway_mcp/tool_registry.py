@@ -66,7 +66,12 @@ class ToolSpec:
 
 
 class CachedTool(Tool):
-    """A tool listed from cached schemas; the SDK's full `Tool` is built on its first call and then runs it."""
+    """A tool listed from cached schemas; the SDK's full `Tool` is built on its first call and then runs it.
+
+    Only what the server reads outside `run` (name, title, description, schemas, annotations) is
+    filled in; `fn_metadata`, `context_kwarg` and `resolved_params` belong to the built tool, which
+    `run` delegates to. The whole test suite serves its tools this way (see tests/conftest.py).
+    """
 
     model_config = ConfigDict(defer_build=True)
 
@@ -105,10 +110,14 @@ class CachedTool(Tool):
         if self._built is None:
             tool = self.spec.build()
             if tool.parameters != self.parameters or tool.output_schema != self.cached_output_schema:
-                # Only possible if the fingerprint missed a change: calls still validate with the fresh model.
+                # Only possible if the fingerprint missed a change. Calls validate with the fresh model; from
+                # now on this server also lists the fresh schemas, and the next start rebuilds the file.
                 logger.warning("cached schemas of tool %s are out of date; dropping the schema cache", self.name)
                 if self.cache_file is not None:
                     self.cache_file.unlink(missing_ok=True)
+                self.parameters = tool.parameters
+                self.cached_output_schema = tool.output_schema
+                self.__dict__.pop("output_schema", None)  # the cached_property's stale value
             self._built = tool
         return self._built
 
@@ -129,31 +138,52 @@ def _stamp(path: str | os.PathLike[str]) -> str:
     return f"{path}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
-def schema_fingerprint(package: Path = PACKAGE_DIR) -> str:
-    """Changes whenever our modules (those in `package`), the SDK's tool code, pydantic or Python change."""
+def schema_fingerprint(package: Path = PACKAGE_DIR) -> str | None:
+    """Changes whenever our modules, the SDK's tool code, pydantic or Python change; None if it cannot tell.
+
+    Files are stamped by size and modification time (as Python's own bytecode cache is), with the
+    versions of this package, pydantic and pydantic-core on top for installs whose times are fixed.
+    """
+    import mcp.server.mcpserver.resolve as sdk_resolve
     import mcp.server.mcpserver.tools.base as sdk_tools
+    import mcp.server.mcpserver.utilities.context_injection as sdk_context
     import mcp.server.mcpserver.utilities.func_metadata as sdk_metadata
     import pydantic
     import pydantic_core
+    from pydantic.version import VERSION as PYDANTIC_VERSION
 
-    parts = [str(CACHE_FORMAT), sys.version, pydantic_core.__version__]
-    parts += [_stamp(path) for path in sorted(package.glob("*.py"))]
-    parts += [_stamp(module.__file__ or "") for module in (sdk_tools, sdk_metadata)]
+    from runway_mcp import __version__
+
+    sources = sorted(package.rglob("*.py"))
+    if not sources:  # running from a zip or from bytecode only: no way to tell an edit, so no cache
+        return None
+    parts = [str(CACHE_FORMAT), sys.version, __version__, PYDANTIC_VERSION, pydantic_core.__version__]
+    parts += [_stamp(path) for path in sources]
+    parts += [_stamp(module.__file__ or "") for module in (sdk_tools, sdk_metadata, sdk_resolve, sdk_context)]
     parts.append(_stamp(Path(pydantic.__file__).with_name("json_schema.py")))
-    parts.append(_stamp(Path(pydantic.__file__).with_name("version.py")))
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 def cache_file_in(directory: Path) -> Path:
-    """One file per installed copy of the package, so two virtualenvs do not keep rewriting each other's."""
-    install = hashlib.sha256(str(PACKAGE_DIR).encode()).hexdigest()[:12]
+    """One file per copy of the package and environment, so two virtualenvs do not keep rewriting each other's."""
+    install = hashlib.sha256(f"{PACKAGE_DIR}\n{sys.prefix}".encode()).hexdigest()[:12]
     return directory / f"tool-schemas-{install}.json"
 
 
 def _read(path: Path, fingerprint: str) -> dict[str, dict[str, Any]]:
+    """The cached entries, or {} for a file that is missing, unreadable, stale, malformed or not safely ours.
+
+    The schemas reach the model as tool descriptions, so a file another user could have written is
+    not trusted: it must belong to this user and be writable by no one else (where the OS says so).
+    """
     try:
-        document = json.loads(path.read_bytes())
-    except (OSError, ValueError):
+        with path.open("rb") as handle:
+            info = os.fstat(handle.fileno())
+            if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o022):
+                logger.warning("ignoring the tool schema cache %s: not owned by this user, or writable by others", path)
+                return {}
+            document = json.loads(handle.read())
+    except (OSError, ValueError, RecursionError):
         return {}
     if not isinstance(document, dict) or document.get("fingerprint") != fingerprint:
         return {}
@@ -165,7 +195,8 @@ def _read(path: Path, fingerprint: str) -> dict[str, dict[str, Any]]:
         for name, entry in tools.items()
         if isinstance(entry, dict)
         and isinstance(entry.get("inputSchema"), dict)
-        and isinstance(entry.get("outputSchema"), dict | None)
+        and "outputSchema" in entry
+        and isinstance(entry["outputSchema"], dict | None)
     }
 
 
@@ -203,8 +234,10 @@ class ToolRegistry:
         """The tools, from the schema cache in `cache_dir` where it is current (None: no cache)."""
         if cache_dir is None:
             return [spec.build() for spec in self.specs]
-        path = cache_file_in(cache_dir)
         fingerprint = schema_fingerprint()
+        if fingerprint is None:
+            return [spec.build() for spec in self.specs]
+        path = cache_file_in(cache_dir)
         cached = _read(path, fingerprint)
         tools: list[Tool] = []
         fresh: dict[str, dict[str, Any]] = {}

@@ -19,7 +19,7 @@ from runway_mcp.assets import MediaPolicy
 from runway_mcp.caller import caller_owner
 from runway_mcp.catalog import DEFAULT_MODELS, Endpoint, get_model
 from runway_mcp.config import Settings
-from runway_mcp.errors import InputError, RunwayMCPError, bounded
+from runway_mcp.errors import InputError, RunwayMCPError, UnavailableError, bounded
 from runway_mcp.payloads import build_request
 from runway_mcp.pricing import Schema, estimate
 from runway_mcp.schemas import CreatedTask, Task
@@ -46,10 +46,13 @@ class AppContext:
     media_policy: MediaPolicy
     _service: TaskService | None = field(default=None, init=False, repr=False)
     _clients: HttpClients | None = field(default=None, init=False, repr=False)
+    _closed: bool = field(default=False, init=False, repr=False)
 
     @property
     def service(self) -> TaskService:
         if self._service is None:
+            if self._closed:
+                raise UnavailableError("The server is shutting down; try again once it has restarted.")
             from runway_mcp.service import TaskService
             from runway_mcp.upstream import HttpClients, RunwayClient
 
@@ -60,6 +63,7 @@ class AppContext:
 
     async def aclose(self) -> None:
         """Close the HTTP clients, if any call opened them (the lifespan closes the ledger)."""
+        self._closed = True
         if self._clients is not None:
             await self._clients.aclose()
 
