@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import dataclasses
 import logging
+import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -26,6 +27,9 @@ CANARY_KEY = "sk-canary-Q7vX2m9Lr4Tz8Wn3"
 # as a user's do on every start but the first (test_schema_cache.py covers the cold path).
 SCHEMA_CACHE = Path(tempfile.mkdtemp(prefix="runway-mcp-schema-cache-"))
 atexit.register(shutil.rmtree, SCHEMA_CACHE, ignore_errors=True)
+# Servers built from settings with no data or cache directory use the user cache directory; keep
+# what they write out of the real one (platformdirs follows XDG_CACHE_HOME on Linux).
+os.environ["XDG_CACHE_HOME"] = str(SCHEMA_CACHE / "xdg")
 
 FAST_SANDBOX = SandboxConfig(
     api_key=CANARY_KEY,
