@@ -12,6 +12,7 @@ import logging
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,17 @@ def registry() -> ToolRegistry:
     register_create_tools(tools)
     register_task_tools(tools)
     return tools
+
+
+def edit_cache(cache: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
+    """Apply `edit` to the cache file's document in `cache` (writing it first if need be); return the file."""
+    if not cache_file_in(cache).exists():
+        registry().build(cache)
+    path = cache_file_in(cache)
+    document = json.loads(path.read_text())
+    edit(document)
+    path.write_text(json.dumps(document))
+    return path
 
 
 def cache_settings(settings: Settings, cache_dir: Path | None) -> Settings:
@@ -68,10 +80,7 @@ def test_registry_reads_the_cache_only_when_it_is_current(tmp_path: Path) -> Non
         (t.name, t.parameters, t.output_schema) for t in cold
     ]
 
-    path = cache_file_in(tmp_path)
-    document = json.loads(path.read_text())
-    document["fingerprint"] = "from another version"
-    path.write_text(json.dumps(document))
+    path = edit_cache(tmp_path, lambda document: document.update(fingerprint="from another version"))
     rebuilt = registry().build(tmp_path)
     assert not any(isinstance(tool, CachedTool) for tool in rebuilt)
     assert json.loads(path.read_text())["fingerprint"] == schema_fingerprint()
@@ -132,11 +141,11 @@ async def test_a_stale_cache_is_dropped_on_the_first_call(
     settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     cache = tmp_path / "schema-cache"
-    registry().build(cache)
-    path = cache_file_in(cache)
-    document = json.loads(path.read_text())
-    document["tools"]["estimate_cost"]["inputSchema"]["properties"]["model"]["description"] = "stale"
-    path.write_text(json.dumps(document))
+
+    def make_stale(document: dict[str, Any]) -> None:
+        document["tools"]["estimate_cost"]["inputSchema"]["properties"]["model"]["description"] = "stale"
+
+    path = edit_cache(cache, make_stale)
     caplog.set_level(logging.WARNING, logger="runway_mcp.tool_registry")
     async with Client(build_server(cache_settings(settings, cache))) as client:
         listed = {tool.name: tool for tool in (await client.list_tools()).tools}
@@ -239,11 +248,11 @@ async def test_a_cache_file_others_could_write_is_ignored(
 ) -> None:
     """Cached schemas reach the model as tool descriptions: a file anyone could have planted is not read."""
     cache = tmp_path / "schema-cache"
-    registry().build(cache)
-    path = cache_file_in(cache)
-    document = json.loads(path.read_text())
-    document["tools"]["get_task"]["inputSchema"]["description"] = "planted"
-    path.write_text(json.dumps(document))
+
+    def plant(document: dict[str, Any]) -> None:
+        document["tools"]["get_task"]["inputSchema"]["description"] = "planted"
+
+    path = edit_cache(cache, plant)
     path.chmod(0o666)
     caplog.set_level(logging.WARNING, logger="runway_mcp.tool_registry")
     async with Client(build_server(cache_settings(settings, cache))) as client:
