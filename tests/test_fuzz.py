@@ -247,9 +247,12 @@ def https_verdict(value: str) -> bool | None:
     """False when it must be refused; True when plainly valid; None when the rules leave room."""
     if value[:8].lower() != "https://" or url_host_is_an_ip(value) or len(value) > 2048:
         return False
-    host = re.split(r"[/?#]", value[8:], maxsplit=1)[0].rsplit("@", 1)[-1].split(":", 1)[0]
+    authority = re.split(r"[/?#]", value[8:], maxsplit=1)[0].rsplit("@", 1)[-1]
+    host, _, port = authority.partition(":")
     if "." not in host.strip("."):
         return False
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        return False  # port 0 or out of range: nothing can be fetched there
     return True if host.isascii() and "@" not in value[8:] else None
 
 
