@@ -431,3 +431,73 @@ def test_default_ledger_path(tmp_path: Path) -> None:
     assert default_ledger_path(tmp_path) == tmp_path / "tasks.sqlite3"
     fallback = default_ledger_path()
     assert fallback.name == "tasks.sqlite3" and "runway-mcp" in fallback.parent.name
+
+
+def stored_updated_at(path: Path, task_id: str) -> float | None:
+    with sqlite3.connect(path) as conn:
+        row = conn.execute("SELECT updated_at FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
+    return None if row is None else row[0]
+
+
+def stamp_updated_at(path: Path, task_id: str, value: float) -> None:
+    """Another process touching the row: the way to see whether the next update writes it."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("UPDATE tasks SET updated_at = ? WHERE task_id = ?", (value, task_id))
+    finally:
+        conn.close()
+
+
+@pytest.mark.anyio
+async def test_an_unchanged_status_is_not_written_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "tasks.sqlite3"
+    ledger = await Ledger.open(path, busy_timeout=0.1)
+    await ledger.record_created(make_record("t-1"))
+    done = {"status": "SUCCEEDED", "progress": None, "outputs": ["https://x/1.mp4"], "failure": None}
+
+    await ledger.update_status("t-1", **done, failure_code=None)
+    first = stored_updated_at(path, "t-1")
+    assert first is not None
+    stamp_updated_at(path, "t-1", 1.0)
+    await ledger.update_status("t-1", **done, failure_code=None)
+    assert stored_updated_at(path, "t-1") == 1.0, "the same status, stored moments ago, was written again"
+
+    # Anything different is written: here, outputs=None ("keep them") is not the same call.
+    await ledger.update_status("t-1", **{**done, "outputs": None}, failure_code=None)
+    changed = stored_updated_at(path, "t-1")
+    assert changed is not None and changed >= first
+
+    # A write that failed is not remembered as stored: the next identical update tries again.
+    stamp_updated_at(path, "t-1", 2.0)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        await ledger.update_status("t-1", **done, failure_code=None)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert stored_updated_at(path, "t-1") == 2.0
+    await ledger.update_status("t-1", **done, failure_code=None)
+    retried = stored_updated_at(path, "t-1")
+    assert retried is not None and retried > 2.0
+
+    # Past the window, the same status is written again, so another process's older write cannot
+    # outlive it for long.
+    stamp_updated_at(path, "t-1", 3.0)
+    monkeypatch.setattr("runway_mcp.ledger.UNCHANGED_STATUS_WINDOW_SECONDS", 0.0)
+    await ledger.update_status("t-1", **done, failure_code=None)
+    assert stored_updated_at(path, "t-1") != 3.0
+    await ledger.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_recreated_record_forgets_the_status_stored_before(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.sqlite3"
+    ledger = await Ledger.open(path)
+    running = {"status": "RUNNING", "progress": 0.5, "outputs": None, "failure": None, "failure_code": None}
+    await ledger.update_status("t-1", **running)  # unknown yet: a no-op
+    await ledger.record_created(make_record("t-1"))
+    await ledger.update_status("t-1", **running)
+    found = await ledger.get("t-1")
+    assert found is not None and (found.status, found.progress) == ("RUNNING", 0.5)
+    await ledger.aclose()

@@ -19,6 +19,7 @@ import logging
 import re
 import sqlite3
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,6 +43,10 @@ logger = logging.getLogger(__name__)
 SCHEMA_VERSION: Final = 1
 DEFAULT_BUSY_TIMEOUT_SECONDS: Final = 2.0
 LEDGER_FILE_NAME: Final = "tasks.sqlite3"
+# A status this process stored moments ago is not written again (see `Ledger.update_status`). The
+# window bounds how long another process's older write can outlive ours; the cap bounds the memory.
+UNCHANGED_STATUS_WINDOW_SECONDS: Final = 60.0
+_UNCHANGED_STATUS_MEMO_SIZE: Final = 1024
 
 # A data URI with a base64 payload; only the head is matched, the payload is never copied whole.
 _DATA_URI_HEAD: Final = re.compile(r"data:(?P<media_type>[^;,]*)(?:;[^;,]*)*?;base64,", re.IGNORECASE)
@@ -216,6 +221,8 @@ class Ledger:
         self.disabled_reason: str | None = None if path is not None else "no ledger path was given"
         self._limiter = anyio.CapacityLimiter(1)
         self._warned = False
+        # task id -> (the status fields last stored by this process, when, on time.monotonic)
+        self._stored: OrderedDict[str, tuple[tuple[object, ...], float]] = OrderedDict()
 
     @classmethod
     async def open(cls, path: Path | None, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS) -> Ledger:
@@ -250,6 +257,7 @@ class Ledger:
         Its params are sanitised here as well, so media bytes never reach the file. If another
         task of the same owner already holds the idempotency key, this one is recorded without it.
         """
+        self._stored.pop(record.task_id, None)
         await self._write("record a created task", lambda conn: _insert(conn, record))
 
     async def update_status(
@@ -264,8 +272,16 @@ class Ledger:
     ) -> None:
         """Store the last known status of a task; `outputs=None` keeps the outputs already stored.
 
-        An unknown task id is a no-op.
+        An unknown task id is a no-op. A status identical to the one this ledger stored for the task
+        within the last `UNCHANGED_STATUS_WINDOW_SECONDS` is not written again: re-reading a finished
+        task then costs no disk write and no worker-thread hop. So `updated_at` is when the status
+        last changed (or, at most that window apart, was last confirmed), not when it was last read.
         """
+        fields = (status, progress, None if outputs is None else tuple(outputs), failure, failure_code)
+        now = time.monotonic()
+        stored = self._stored.get(task_id)
+        if stored is not None and stored[0] == fields and now - stored[1] < UNCHANGED_STATUS_WINDOW_SECONDS:
+            return
         row = {
             "task_id": task_id,
             "status": status,
@@ -280,7 +296,11 @@ class Ledger:
                 failure = :failure, failure_code = :failure_code, updated_at = :updated_at
             WHERE task_id = :task_id
         """
-        await self._write("update a task's status", lambda conn: conn.execute(sql, row))
+        self._stored.pop(task_id, None)
+        if await self._write("update a task's status", lambda conn: conn.execute(sql, row)):
+            self._stored[task_id] = (fields, now)
+            while len(self._stored) > _UNCHANGED_STATUS_MEMO_SIZE:
+                self._stored.popitem(last=False)
 
     async def add_downloads(self, task_id: str, paths: Sequence[str]) -> None:
         """Append local file paths to a task's downloads, skipping ones already listed."""
@@ -335,11 +355,19 @@ class Ledger:
 
         return await self._call(action, query, neutral=[])
 
-    async def _write(self, action: str, work: Callable[[sqlite3.Connection], object]) -> None:
+    async def _write(self, action: str, work: Callable[[sqlite3.Connection], object]) -> bool:
+        """Run `work`; True when it ran (a closed or disabled ledger, or a failure, gives False)."""
+
+        def job(conn: sqlite3.Connection) -> bool:
+            work(conn)
+            return True
+
         # Shielded: the task was already paid for, so a cancelled caller must not cost us its record.
         # The busy timeout bounds how long this can hold up the cancellation.
+        done = False
         with anyio.CancelScope(shield=True):
-            await self._call(action, work, neutral=None)
+            done = await self._call(action, job, neutral=False)
+        return done
 
     async def _call(self, action: str, work: Callable[[sqlite3.Connection], T], *, neutral: T) -> T:
         def job() -> T:
