@@ -2,13 +2,16 @@
 
 The sandbox runs in this process (a background thread, real loopback HTTP), so a scenario can read
 its request log and task book directly. Servers under test run as `python -m runway_mcp`
-subprocesses spoken to with the SDK's own stdio client, or in memory through `Client(server)`.
+subprocesses spoken to with the SDK's own stdio client (or, to time the server without that
+client's own work, `MinimalStdioClient`), or in memory through `Client(server)`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
+import json
 import math
 import os
 import statistics
@@ -22,8 +25,9 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 import anyio
+import mcp_types
 from mcp import Client, StdioServerParameters
-from mcp.client.stdio import stdio_client
+from mcp.client.stdio import get_default_environment, stdio_client
 from pydantic import SecretStr
 
 from runway_mcp.config import Settings
@@ -252,6 +256,83 @@ async def stdio_server(params: StdioServerParameters, errlog: TextIO) -> AsyncIt
     tagged = params.model_copy(update={"env": {**(params.env or {}), TAG_VARIABLE: tag}})
     async with Client(stdio_client(tagged, errlog=errlog)) as client:
         yield StdioServer(client, find_server_pid(tag))
+
+
+class MinimalStdioClient:
+    """The least an MCP client can do over stdio: write one JSON-RPC line, read the answer's line.
+
+    It speaks the current protocol (`server/discover`, then requests carrying the protocol version
+    in `_meta`, as the SDK's client does) and checks only the envelope, the id and `isError`. It
+    times what the server and the pipes cost, without the SDK client's own work on every message
+    (its session, streams and pydantic/jsonschema validation), which a native client such as
+    Claude Desktop does not run. Build one with `open_minimal_stdio`.
+    """
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self._process = process
+        self._ids = itertools.count(1)
+        self._meta = {
+            mcp_types.PROTOCOL_VERSION_META_KEY: mcp_types.LATEST_PROTOCOL_VERSION,
+            mcp_types.CLIENT_INFO_META_KEY: {"name": "benchmark-minimal-client", "version": "0"},
+            mcp_types.CLIENT_CAPABILITIES_META_KEY: {},
+        }
+
+    async def request(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Send one request and return its `result`; a JSON-RPC error raises RuntimeError."""
+        assert self._process.stdin is not None and self._process.stdout is not None
+        request_id = next(self._ids)
+        message = {
+            "jsonrpc": "2.0",
+            "id": request_id,
+            "method": method,
+            "params": {**(params or {}), "_meta": self._meta},
+        }
+        self._process.stdin.write(json.dumps(message).encode() + b"\n")
+        await self._process.stdin.drain()
+        while True:  # notifications may come first; the answer is the line with our id
+            line = await self._process.stdout.readline()
+            if not line:
+                raise RuntimeError(f"the server closed stdout before answering {method}")
+            answer = json.loads(line)
+            if answer.get("id") == request_id:
+                break
+        if "error" in answer:
+            raise RuntimeError(f"{method} failed: {answer['error']}")
+        result: dict[str, Any] = answer["result"]
+        return result
+
+    async def call_tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """Call a tool and return its result object; a tool error raises RuntimeError."""
+        result = await self.request("tools/call", {"name": name, "arguments": arguments})
+        if result.get("isError"):
+            raise RuntimeError(f"{name} failed: {result.get('content')}")
+        return result
+
+
+@asynccontextmanager
+async def open_minimal_stdio(params: StdioServerParameters, errlog: TextIO) -> AsyncIterator[MinimalStdioClient]:
+    """Spawn a server as the SDK's stdio client would, and talk to it with `MinimalStdioClient`."""
+    process = await asyncio.create_subprocess_exec(
+        params.command,
+        *params.args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=errlog,
+        env=get_default_environment() | (params.env or {}),  # what the SDK's stdio client passes
+        limit=16 * MIB,
+    )
+    try:
+        client = MinimalStdioClient(process)
+        await client.request("server/discover")
+        yield client
+    finally:
+        if process.stdin is not None:
+            process.stdin.close()  # EOF: the server's cue to exit
+        try:
+            await asyncio.wait_for(process.wait(), timeout=5)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
 
 
 def find_server_pid(tag: str) -> int:
