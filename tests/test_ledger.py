@@ -9,10 +9,12 @@ import os
 import sqlite3
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from runway_mcp.ledger import (
@@ -448,56 +450,79 @@ def stamp_updated_at(path: Path, task_id: str, value: float) -> None:
         conn.close()
 
 
+async def set_status(
+    ledger: Ledger, task_id: str, status: str, *, progress: float | None = None, outputs: list[str] | None = None
+) -> None:
+    await ledger.update_status(
+        task_id, status=status, progress=progress, outputs=outputs, failure=None, failure_code=None
+    )
+
+
 @pytest.mark.anyio
 async def test_an_unchanged_status_is_not_written_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "tasks.sqlite3"
     ledger = await Ledger.open(path, busy_timeout=0.1)
     await ledger.record_created(make_record("t-1"))
-    done = {"status": "SUCCEEDED", "progress": None, "outputs": ["https://x/1.mp4"], "failure": None}
+    link = "https://cdn.example.com/t-1/out.mp4"
 
-    await ledger.update_status("t-1", **done, failure_code=None)
-    first = stored_updated_at(path, "t-1")
-    assert first is not None
+    await set_status(ledger, "t-1", "SUCCEEDED", outputs=[f"{link}?exp=100&sig=aa"])
+    assert stored_updated_at(path, "t-1") is not None
     stamp_updated_at(path, "t-1", 1.0)
-    await ledger.update_status("t-1", **done, failure_code=None)
+    # The upstream signs its links afresh on every read: only the query differs, so nothing is written.
+    await set_status(ledger, "t-1", "SUCCEEDED", outputs=[f"{link}?exp=101&sig=bb"])
     assert stored_updated_at(path, "t-1") == 1.0, "the same status, stored moments ago, was written again"
 
-    # Anything different is written: here, outputs=None ("keep them") is not the same call.
-    await ledger.update_status("t-1", **{**done, "outputs": None}, failure_code=None)
-    changed = stored_updated_at(path, "t-1")
-    assert changed is not None and changed >= first
+    # Anything else that differs is written: another link, or outputs=None ("keep them").
+    await set_status(ledger, "t-1", "SUCCEEDED", outputs=["https://cdn.example.com/t-1/other.mp4?exp=101"])
+    assert stored_updated_at(path, "t-1") != 1.0
+    stamp_updated_at(path, "t-1", 1.0)
+    await set_status(ledger, "t-1", "SUCCEEDED", outputs=None)
+    assert stored_updated_at(path, "t-1") != 1.0
 
     # A write that failed is not remembered as stored: the next identical update tries again.
     stamp_updated_at(path, "t-1", 2.0)
     other = sqlite3.connect(path, isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")
     try:
-        await ledger.update_status("t-1", **done, failure_code=None)
+        await set_status(ledger, "t-1", "FAILED")
     finally:
         other.execute("ROLLBACK")
         other.close()
     assert stored_updated_at(path, "t-1") == 2.0
-    await ledger.update_status("t-1", **done, failure_code=None)
-    retried = stored_updated_at(path, "t-1")
-    assert retried is not None and retried > 2.0
+    await set_status(ledger, "t-1", "FAILED")
+    assert stored_updated_at(path, "t-1") != 2.0
 
     # Past the window, the same status is written again, so another process's older write cannot
-    # outlive it for long.
+    # outlive it for long, and the stored links are refreshed.
     stamp_updated_at(path, "t-1", 3.0)
     monkeypatch.setattr("runway_mcp.ledger.UNCHANGED_STATUS_WINDOW_SECONDS", 0.0)
-    await ledger.update_status("t-1", **done, failure_code=None)
+    await set_status(ledger, "t-1", "FAILED")
     assert stored_updated_at(path, "t-1") != 3.0
     await ledger.aclose()
 
 
 @pytest.mark.anyio
-async def test_a_recreated_record_forgets_the_status_stored_before(tmp_path: Path) -> None:
-    path = tmp_path / "tasks.sqlite3"
-    ledger = await Ledger.open(path)
-    running = {"status": "RUNNING", "progress": 0.5, "outputs": None, "failure": None, "failure_code": None}
-    await ledger.update_status("t-1", **running)  # unknown yet: a no-op
+async def test_an_update_that_found_no_row_is_not_remembered(tmp_path: Path) -> None:
+    ledger = await Ledger.open(tmp_path / "tasks.sqlite3")
+    await set_status(ledger, "t-1", "RUNNING", progress=0.5)  # not recorded yet: a no-op
     await ledger.record_created(make_record("t-1"))
-    await ledger.update_status("t-1", **running)
+    await set_status(ledger, "t-1", "RUNNING", progress=0.5)
     found = await ledger.get("t-1")
     assert found is not None and (found.status, found.progress) == ("RUNNING", 0.5)
+    await ledger.aclose()
+
+
+@pytest.mark.anyio
+async def test_the_last_of_concurrent_updates_wins(tmp_path: Path) -> None:
+    # A status equal to the one stored must still be written when another update is in flight,
+    # or the one in flight would land last.
+    ledger = await Ledger.open(tmp_path / "tasks.sqlite3")
+    await ledger.record_created(make_record("t-1"))
+    await set_status(ledger, "t-1", "RUNNING", progress=0.5)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(partial(set_status, ledger, "t-1", "RUNNING", progress=0.6))
+        await anyio.lowlevel.checkpoint()  # the first update is on its way to the worker thread
+        tg.start_soon(partial(set_status, ledger, "t-1", "RUNNING", progress=0.5))
+    found = await ledger.get("t-1")
+    assert found is not None and found.progress == 0.5
     await ledger.aclose()

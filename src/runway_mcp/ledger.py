@@ -257,7 +257,6 @@ class Ledger:
         Its params are sanitised here as well, so media bytes never reach the file. If another
         task of the same owner already holds the idempotency key, this one is recorded without it.
         """
-        self._stored.pop(record.task_id, None)
         await self._write("record a created task", lambda conn: _insert(conn, record))
 
     async def update_status(
@@ -272,12 +271,14 @@ class Ledger:
     ) -> None:
         """Store the last known status of a task; `outputs=None` keeps the outputs already stored.
 
-        An unknown task id is a no-op. A status identical to the one this ledger stored for the task
-        within the last `UNCHANGED_STATUS_WINDOW_SECONDS` is not written again: re-reading a finished
-        task then costs no disk write and no worker-thread hop. So `updated_at` is when the status
-        last changed (or, at most that window apart, was last confirmed), not when it was last read.
+        An unknown task id is a no-op. A status this ledger stored for the task within the last
+        `UNCHANGED_STATUS_WINDOW_SECONDS` is not written again, so re-reading a task within a minute
+        costs no disk write and no worker-thread hop. Output links count as unchanged when only their
+        query differs: the upstream signs them afresh on every read, and a stored link at most that
+        window older expires no sooner in practice (links last 24-48 hours). So `updated_at` is when
+        the status last changed or was last written, at most that window apart, not when it was read.
         """
-        fields = (status, progress, None if outputs is None else tuple(outputs), failure, failure_code)
+        fields = (status, progress, _link_identities(outputs), failure, failure_code)
         now = time.monotonic()
         stored = self._stored.get(task_id)
         if stored is not None and stored[0] == fields and now - stored[1] < UNCHANGED_STATUS_WINDOW_SECONDS:
@@ -297,7 +298,14 @@ class Ledger:
             WHERE task_id = :task_id
         """
         self._stored.pop(task_id, None)
-        if await self._write("update a task's status", lambda conn: conn.execute(sql, row)):
+        # Remembered only when a row took it: an update that found no row (a task not recorded yet)
+        # must not stop the same status from being written once the record exists. Shielded like
+        # every write (see `_write`).
+        with anyio.CancelScope(shield=True):
+            stored_now = await self._call(
+                "update a task's status", lambda conn: conn.execute(sql, row).rowcount == 1, neutral=False
+            )
+        if stored_now:
             self._stored[task_id] = (fields, now)
             while len(self._stored) > _UNCHANGED_STATUS_MEMO_SIZE:
                 self._stored.popitem(last=False)
@@ -355,19 +363,11 @@ class Ledger:
 
         return await self._call(action, query, neutral=[])
 
-    async def _write(self, action: str, work: Callable[[sqlite3.Connection], object]) -> bool:
-        """Run `work`; True when it ran (a closed or disabled ledger, or a failure, gives False)."""
-
-        def job(conn: sqlite3.Connection) -> bool:
-            work(conn)
-            return True
-
+    async def _write(self, action: str, work: Callable[[sqlite3.Connection], object]) -> None:
         # Shielded: the task was already paid for, so a cancelled caller must not cost us its record.
         # The busy timeout bounds how long this can hold up the cancellation.
-        done = False
         with anyio.CancelScope(shield=True):
-            done = await self._call(action, job, neutral=False)
-        return done
+            await self._call(action, work, neutral=None)
 
     async def _call(self, action: str, work: Callable[[sqlite3.Connection], T], *, neutral: T) -> T:
         def job() -> T:
@@ -425,6 +425,13 @@ def _append_downloads(conn: sqlite3.Connection, task_id: str, paths: list[str]) 
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+
+
+def _link_identities(outputs: Sequence[str] | None) -> tuple[str, ...] | None:
+    """Output links without their query and fragment: what stays the same when a link is re-signed."""
+    if outputs is None:
+        return None
+    return tuple(url.split("#", 1)[0].split("?", 1)[0] for url in outputs)
 
 
 def _describe(exc: BaseException) -> str:
