@@ -513,16 +513,37 @@ async def test_an_update_that_found_no_row_is_not_remembered(tmp_path: Path) -> 
 
 
 @pytest.mark.anyio
+async def test_progress_alone_is_not_written_again_within_the_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "tasks.sqlite3"
+    ledger = await Ledger.open(path)
+    await ledger.record_created(make_record("t-1"))
+    await set_status(ledger, "t-1", "RUNNING", progress=0.1)
+    stamp_updated_at(path, "t-1", 1.0)
+    await set_status(ledger, "t-1", "RUNNING", progress=0.2)
+    assert stored_updated_at(path, "t-1") == 1.0
+    await set_status(ledger, "t-1", "SUCCEEDED")  # a new status is written at once
+    found = await ledger.get("t-1")
+    assert found is not None and found.status == "SUCCEEDED"
+    monkeypatch.setattr("runway_mcp.ledger.UNCHANGED_STATUS_WINDOW_SECONDS", 0.0)
+    await set_status(ledger, "t-1", "SUCCEEDED", progress=1.0)  # past the window: written, progress too
+    found = await ledger.get("t-1")
+    assert found is not None and found.progress == 1.0
+    await ledger.aclose()
+
+
+@pytest.mark.anyio
 async def test_the_last_of_concurrent_updates_wins(tmp_path: Path) -> None:
     # A status equal to the one stored must still be written when another update is in flight,
     # or the one in flight would land last.
     ledger = await Ledger.open(tmp_path / "tasks.sqlite3")
     await ledger.record_created(make_record("t-1"))
-    await set_status(ledger, "t-1", "RUNNING", progress=0.5)
+    await set_status(ledger, "t-1", "RUNNING")
     async with anyio.create_task_group() as tg:
-        tg.start_soon(partial(set_status, ledger, "t-1", "RUNNING", progress=0.6))
+        tg.start_soon(partial(set_status, ledger, "t-1", "FAILED"))
         await anyio.lowlevel.checkpoint()  # the first update is on its way to the worker thread
-        tg.start_soon(partial(set_status, ledger, "t-1", "RUNNING", progress=0.5))
+        tg.start_soon(partial(set_status, ledger, "t-1", "RUNNING"))
     found = await ledger.get("t-1")
-    assert found is not None and found.progress == 0.5
+    assert found is not None and found.status == "RUNNING"
     await ledger.aclose()

@@ -344,6 +344,27 @@ async def test_tasks_are_listed_newest_first_and_survive_a_restart(settings: Set
         assert '"SUCCEEDED"' in one.contents[0].text  # type: ignore[union-attr]
 
 
+async def test_what_get_task_saw_is_listed_at_once(client: Client, sandbox: Sandbox) -> None:
+    """get_task replies before its ledger write lands; the next call must still see that write."""
+    sandbox.config.pending_seconds, sandbox.config.running_seconds = 0.3, 0.6
+    task_id = await create(client)
+    seen: list[str] = []
+    for _ in range(400):
+        task = (await client.call_tool("get_task", {"task_id": task_id})).structured_content
+        listing = (await client.call_tool("list_tasks", {})).structured_content
+        assert task is not None and listing is not None
+        (listed,) = [t for t in listing["tasks"] if t["task_id"] == task_id]
+        assert listed["status"] == task["status"], (
+            f"listed {listed['status']} right after get_task saw {task['status']}"
+        )
+        seen.append(task["status"])
+        if task["status"] == "SUCCEEDED":
+            assert listed["outputs"] == task["output"]
+            break
+        await anyio.sleep(0.01)
+    assert {"PENDING", "RUNNING", "SUCCEEDED"} <= set(seen), seen
+
+
 async def test_a_corrupt_ledger_does_not_stop_the_server_or_lose_the_task(
     settings: Settings, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -272,13 +272,16 @@ class Ledger:
         """Store the last known status of a task; `outputs=None` keeps the outputs already stored.
 
         An unknown task id is a no-op. A status this ledger stored for the task within the last
-        `UNCHANGED_STATUS_WINDOW_SECONDS` is not written again, so re-reading a task within a minute
-        costs no disk write and no worker-thread hop. Output links count as unchanged when only their
-        query differs: the upstream signs them afresh on every read, and a stored link at most that
-        window older expires no sooner in practice (links last 24-48 hours). So `updated_at` is when
-        the status last changed or was last written, at most that window apart, not when it was read.
+        `UNCHANGED_STATUS_WINDOW_SECONDS` is not written again, so polling a task costs a disk write
+        (and a worker-thread hop) only when something worth keeping changed, or once a minute:
+        - progress alone does not count: nothing reads it back from the ledger (listings show the
+          status), and a running task's progress moves on every poll;
+        - nor do output links whose query alone differs: the upstream signs them afresh on every
+          read, and a stored link at most that window older expires no sooner in practice (links
+          last 24-48 hours).
+        So `updated_at` and `progress` are as of the last write, at most that window behind a read.
         """
-        fields = (status, progress, _link_identities(outputs), failure, failure_code)
+        fields = (status, _link_identities(outputs), failure, failure_code)
         now = time.monotonic()
         stored = self._stored.get(task_id)
         if stored is not None and stored[0] == fields and now - stored[1] < UNCHANGED_STATUS_WINDOW_SECONDS:
