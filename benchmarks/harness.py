@@ -264,9 +264,12 @@ class MinimalStdioClient:
     It speaks the current protocol (`server/discover`, then requests carrying the protocol version
     in `_meta`, as the SDK's client does) and checks only the envelope, the id and `isError`. It
     times what the server and the pipes cost, without the SDK client's own work on every message
-    (its session, streams and pydantic/jsonschema validation), which a native client such as
-    Claude Desktop does not run. Build one with `open_minimal_stdio`.
+    (its session, streams and pydantic/jsonschema validation). Every real client does some such
+    work of its own (the TypeScript SDK validates too), so this is a lower bound for what a user
+    sees and a fair measure of what the server adds. Build one with `open_minimal_stdio`.
     """
+
+    ANSWER_TIMEOUT_SECONDS = 30.0
 
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self._process = process
@@ -289,13 +292,14 @@ class MinimalStdioClient:
         }
         self._process.stdin.write(json.dumps(message).encode() + b"\n")
         await self._process.stdin.drain()
-        while True:  # notifications may come first; the answer is the line with our id
-            line = await self._process.stdout.readline()
-            if not line:
-                raise RuntimeError(f"the server closed stdout before answering {method}")
-            answer = json.loads(line)
-            if answer.get("id") == request_id:
-                break
+        with anyio.fail_after(self.ANSWER_TIMEOUT_SECONDS):
+            while True:  # notifications, or requests from the server, may come first
+                line = await self._process.stdout.readline()
+                if not line:
+                    raise RuntimeError(f"the server closed stdout before answering {method}")
+                answer = json.loads(line)
+                if answer.get("id") == request_id and "method" not in answer:
+                    break
         if "error" in answer:
             raise RuntimeError(f"{method} failed: {answer['error']}")
         result: dict[str, Any] = answer["result"]
@@ -326,13 +330,14 @@ async def open_minimal_stdio(params: StdioServerParameters, errlog: TextIO) -> A
         await client.request("server/discover")
         yield client
     finally:
-        if process.stdin is not None:
-            process.stdin.close()  # EOF: the server's cue to exit
-        try:
-            await asyncio.wait_for(process.wait(), timeout=5)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+        with anyio.CancelScope(shield=True):
+            if process.stdin is not None:
+                process.stdin.close()  # EOF: the server's cue to exit
+            with anyio.move_on_after(5):
+                await process.wait()
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
 
 
 def find_server_pid(tag: str) -> int:
