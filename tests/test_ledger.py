@@ -471,6 +471,8 @@ async def test_an_unchanged_status_is_not_written_again(tmp_path: Path, monkeypa
     # The upstream signs its links afresh on every read: only the query differs, so nothing is written.
     await set_status(ledger, "t-1", "SUCCEEDED", outputs=[f"{link}?exp=101&sig=bb"])
     assert stored_updated_at(path, "t-1") == 1.0, "the same status, stored moments ago, was written again"
+    await set_status(ledger, "t-1", "SUCCEEDED", outputs=[f"{link}?exp=102&sig=cc#t=3"])
+    assert stored_updated_at(path, "t-1") == 1.0, "a fragment made the same link look new"
 
     # Anything else that differs is written: another link, or outputs=None ("keep them").
     await set_status(ledger, "t-1", "SUCCEEDED", outputs=["https://cdn.example.com/t-1/other.mp4?exp=101"])
@@ -546,4 +548,28 @@ async def test_the_last_of_concurrent_updates_wins(tmp_path: Path) -> None:
         tg.start_soon(partial(set_status, ledger, "t-1", "RUNNING"))
     found = await ledger.get("t-1")
     assert found is not None and found.status == "RUNNING"
+    await ledger.aclose()
+
+
+@pytest.mark.anyio
+async def test_an_update_in_flight_is_not_skipped_over(tmp_path: Path) -> None:
+    # A (SUCCEEDED) is being written while B (CANCELLED) waits its turn. When A lands, C repeats A's
+    # status: C must still be written, after B, because it is the last call.
+    ledger = await Ledger.open(tmp_path / "tasks.sqlite3")
+    await ledger.record_created(make_record("t-1"))
+    await set_status(ledger, "t-1", "RUNNING")
+    a_landed = anyio.Event()
+
+    async def update_a() -> None:
+        await set_status(ledger, "t-1", "SUCCEEDED")
+        a_landed.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(update_a)
+        await anyio.lowlevel.checkpoint()  # A is on its way to the worker thread
+        tg.start_soon(partial(set_status, ledger, "t-1", "CANCELLED"))
+        await a_landed.wait()
+        await set_status(ledger, "t-1", "SUCCEEDED")
+    found = await ledger.get("t-1")
+    assert found is not None and found.status == "SUCCEEDED"
     await ledger.aclose()

@@ -345,7 +345,7 @@ async def test_tasks_are_listed_newest_first_and_survive_a_restart(settings: Set
 
 
 async def test_what_get_task_saw_is_listed_at_once(client: Client, sandbox: Sandbox) -> None:
-    """get_task replies before its ledger write lands; the next call must still see that write."""
+    """The status get_task saw is in the ledger by the time it replies, so the next call lists it."""
     sandbox.config.pending_seconds, sandbox.config.running_seconds = 0.3, 0.6
     task_id = await create(client)
     seen: list[str] = []

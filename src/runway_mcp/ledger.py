@@ -223,6 +223,9 @@ class Ledger:
         self._warned = False
         # task id -> (the status fields last stored by this process, when, on time.monotonic)
         self._stored: OrderedDict[str, tuple[tuple[object, ...], float]] = OrderedDict()
+        # task id -> the number of the last update started for it, while one is in flight
+        self._latest_update: dict[str, int] = {}
+        self._updates_started = 0
 
     @classmethod
     async def open(cls, path: Path | None, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS) -> Ledger:
@@ -281,6 +284,8 @@ class Ledger:
           last 24-48 hours).
         So `updated_at` and `progress` are as of the last write, at most that window behind a read.
         """
+        if self._conn is None:
+            return  # disabled or closed: nothing to write, so no trip to the worker thread
         fields = (status, _link_identities(outputs), failure, failure_code)
         now = time.monotonic()
         stored = self._stored.get(task_id)
@@ -301,13 +306,18 @@ class Ledger:
             WHERE task_id = :task_id
         """
         self._stored.pop(task_id, None)
-        # Remembered only when a row took it: an update that found no row (a task not recorded yet)
-        # must not stop the same status from being written once the record exists. Shielded like
-        # every write (see `_write`).
+        self._updates_started += 1
+        mine = self._latest_update[task_id] = self._updates_started
+        # Shielded like every write (see `_write`).
         with anyio.CancelScope(shield=True):
             stored_now = await self._call(
                 "update a task's status", lambda conn: conn.execute(sql, row).rowcount == 1, neutral=False
             )
+        if self._latest_update.get(task_id) != mine:
+            return  # a later update of this task is on its way: only the last one may be remembered
+        del self._latest_update[task_id]
+        # Remembered only when a row took it: an update that found no row (a task not recorded yet)
+        # must not stop the same status from being written once the record exists.
         if stored_now:
             self._stored[task_id] = (fields, now)
             while len(self._stored) > _UNCHANGED_STATUS_MEMO_SIZE:
