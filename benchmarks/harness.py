@@ -384,15 +384,27 @@ async def create_task(
     return task_id
 
 
+async def task_reaching(
+    client: Client,
+    status: str,
+    *,
+    prompt: str = "Make it look like a snowy night",
+    interval: float = 0.1,
+    limit_seconds: float = 20.0,
+) -> str:
+    """Create a sandbox task and poll it every `interval` seconds until it is `status`; return its id."""
+    task_id = await create_task(client, prompt)
+    with anyio.fail_after(limit_seconds):
+        for _ in range(int(limit_seconds / interval)):
+            if (await call(client, "get_task", {"task_id": task_id}))["status"] == status:
+                return task_id
+            await anyio.sleep(interval)
+    raise TimeoutError(f"task {task_id} was not {status} within {limit_seconds:g} s")
+
+
 async def succeeded_task(client: Client, limit_seconds: float = 20.0) -> str:
     """Create a (short) sandbox task and poll it until SUCCEEDED; return its id."""
-    task_id = await create_task(client)
-    with anyio.fail_after(limit_seconds):
-        for _ in range(int(limit_seconds / 0.1)):
-            if (await call(client, "get_task", {"task_id": task_id}))["status"] == "SUCCEEDED":
-                return task_id
-            await anyio.sleep(0.1)
-    raise TimeoutError(f"task {task_id} did not succeed within {limit_seconds:g} s")
+    return await task_reaching(client, "SUCCEEDED", limit_seconds=limit_seconds)
 
 
 # Processes and files ------------------------------------------------------------------------------

@@ -26,7 +26,6 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import anyio
 import httpx
 from mcp import Client
 
@@ -37,7 +36,6 @@ from benchmarks.harness import (
     RunOptions,
     ScenarioResult,
     call,
-    create_task,
     hello_params,
     in_memory_server,
     in_memory_settings,
@@ -50,6 +48,7 @@ from benchmarks.harness import (
     server_env,
     stdio_server,
     succeeded_task,
+    task_reaching,
 )
 from benchmarks.hello_server import server as hello_world
 from runway_mcp import __version__
@@ -115,17 +114,6 @@ def minimal_hello_arm(client: MinimalStdioClient) -> Arm:
         await client.call_tool("hello", {"name": "bench"})  # raises on a tool error
 
     return hello
-
-
-async def running_task(client: Client, limit_seconds: float = 20.0) -> str:
-    """Create a long sandbox task and wait until it is RUNNING; return its id."""
-    task_id = await create_task(client, prompt=f"Make it snow sandbox:seconds={RUNNING_TASK_SECONDS}")
-    with anyio.fail_after(limit_seconds):
-        for _ in range(int(limit_seconds / 0.05)):
-            if (await call(client, "get_task", {"task_id": task_id}))["status"] == "RUNNING":
-                return task_id
-            await anyio.sleep(0.05)
-    raise TimeoutError(f"task {task_id} was not running within {limit_seconds:g} s")
 
 
 def http_arm(http: httpx.AsyncClient, url: str, status: str = "SUCCEEDED") -> Arm:
@@ -202,7 +190,9 @@ async def run(options: RunOptions) -> ScenarioResult:
             ) as http,
         ):
             task_id = await succeeded_task(memory)
-            running_id = await running_task(memory)
+            running_id = await task_reaching(
+                memory, "RUNNING", prompt=f"Make it snow sandbox:seconds={RUNNING_TASK_SECONDS}", interval=0.05
+            )
             tasks_url = f"{sandbox_server.url}/runwayml/v1/tasks"
             progress_seen: list[float] = []
             arms = {
@@ -231,6 +221,7 @@ async def run(options: RunOptions) -> ScenarioResult:
     added = {name: round(p50[name] - p50[baseline], 3) for name, baseline in baselines.items()}
     timed = progress_seen[WARM_UP_CALLS - 1 :]  # the last warm-up answer, then each timed one
     new_progress = sum(1 for before, after in itertools.pairwise(timed) if after != before)
+    compared = max(len(timed) - 1, 0)
     # Where the time goes; each hello-world arm is a call that does no work.
     floor = p50["stdio_minimal_client_hello_world"]
     ours = round(added["stdio_minimal_client"] - floor, 3)
@@ -247,7 +238,7 @@ async def run(options: RunOptions) -> ScenarioResult:
         "stdio_added_beyond_server_floor_p50_ms": {"finished_task": ours, "running_task": ours_running},
         "sdk_python_client_share_p50_ms": {"hello_world": sdk_client_hello, "get_task": sdk_client_get},
         "ledger_update_status": ledger_summaries,
-        "running_task_calls_seeing_new_progress": [new_progress, max(len(timed) - 1, 0)],
+        "running_task_calls_seeing_new_progress": [new_progress, compared],
     }
 
     def latency_rows(label: str, arm: str, target: bool = False) -> list[Row]:
@@ -304,7 +295,7 @@ async def run(options: RunOptions) -> ScenarioResult:
         f"{PAUSE_SECONDS * 1000:.0f} ms of quiet before each timed call.",
         "Added at p50 over the direct GET (ms), minimal client: finished task "
         f"{added['stdio_minimal_client']:.2f}, running task {added['stdio_minimal_client_running']:.2f} "
-        f"({new_progress} of {max(len(timed) - 1, 0)} timed calls saw a new progress); SDK's Python client, "
+        f"({new_progress} of {compared} timed calls saw a new progress); SDK's Python client, "
         f"finished task {added['stdio']:.2f}; in memory {added['in_memory']:.2f}.",
         "The target is judged with the minimal client, on both tasks: what a client does with each message on "
         f"its own side is the client's cost, not the server's. A hello-world call takes {floor:.2f} ms at p50 "
