@@ -223,9 +223,8 @@ class Ledger:
         self._warned = False
         # task id -> (the status fields last stored by this process, when, on time.monotonic)
         self._stored: OrderedDict[str, tuple[tuple[object, ...], float]] = OrderedDict()
-        # task id -> the number of the last update started for it, while one is in flight
-        self._latest_update: dict[str, int] = {}
-        self._updates_started = 0
+        # task id -> a token of the last update started for it, while one is in flight
+        self._latest_update: dict[str, object] = {}
 
     @classmethod
     async def open(cls, path: Path | None, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS) -> Ledger:
@@ -306,14 +305,13 @@ class Ledger:
             WHERE task_id = :task_id
         """
         self._stored.pop(task_id, None)
-        self._updates_started += 1
-        mine = self._latest_update[task_id] = self._updates_started
+        mine = self._latest_update[task_id] = object()
         # Shielded like every write (see `_write`).
         with anyio.CancelScope(shield=True):
             stored_now = await self._call(
                 "update a task's status", lambda conn: conn.execute(sql, row).rowcount == 1, neutral=False
             )
-        if self._latest_update.get(task_id) != mine:
+        if self._latest_update.get(task_id) is not mine:
             return  # a later update of this task is on its way: only the last one may be remembered
         del self._latest_update[task_id]
         # Remembered only when a row took it: an update that found no row (a task not recorded yet)
