@@ -202,7 +202,7 @@ drive_inspector "inspector v2 (stdio)" inspector_v2_stdio
 inspector_v2_stdio --method tools/list --strict >/dev/null || fail "inspector v2 --strict found tool-schema problems"
 echo "ok: inspector v2 (stdio): tools/list --strict finds no tool-schema portability problem"
 
-if "$PYTHON" -c 'import runway_mcp.http' 2>/dev/null; then
+if "$PYTHON" -c 'import runway_mcp.remote.app' 2>/dev/null; then
     HTTP_PORT="$(free_port)"
     env "${SERVER_ENV[@]}" "$PYTHON" -m runway_mcp --transport streamable-http --host 127.0.0.1 --port "$HTTP_PORT" \
         >"$WORK/http-server.log" 2>&1 &
@@ -213,7 +213,7 @@ if "$PYTHON" -c 'import runway_mcp.http' 2>/dev/null; then
     }
     drive_inspector "inspector v2 (streamable HTTP)" inspector_v2_http
 else
-    echo "skipped: runway_mcp.http is not importable, so there is no streamable HTTP to test"
+    echo "skipped: runway_mcp.remote.app is not importable, so there is no streamable HTTP to test"
 fi
 
 section "The 1.x Python SDK (mcp<2) in its own virtualenv"

@@ -86,11 +86,11 @@ def importtime(statement: str) -> dict[str, tuple[int, int]]:
 
 
 def import_profile(repeats: int) -> dict[str, Any]:
-    """Median self-times of the modules `import runway_mcp.server` loads beyond `from mcp.server import MCPServer`."""
+    """Median self-times of the modules `import runway_mcp.tools.server` loads beyond `from mcp.server import MCPServer`."""
     ours: list[dict[str, tuple[int, int]]] = []
     sdk: list[dict[str, tuple[int, int]]] = []
     for _ in range(repeats):
-        ours.append(importtime("import runway_mcp.server"))
+        ours.append(importtime("import runway_mcp.tools.server"))
         sdk.append(importtime("from mcp.server import MCPServer"))
     sdk_modules = set().union(*(set(run) for run in sdk))
     added = sorted(set().union(*(set(run) for run in ours)) - sdk_modules)
@@ -212,7 +212,7 @@ async def run(options: RunOptions) -> ScenarioResult:
     result.notes = [
         f"{rounds} alternating rounds (the order swaps each round) after one untimed start of each; the median "
         f"of the per-round ratios is {paired:.2f} (the table's ratio is of the medians).",
-        f"Import self-time (ms) of modules runway_mcp.server loads beyond the SDK: {imports['added_self_ms']} "
+        f"Import self-time (ms) of modules runway_mcp.tools.server loads beyond the SDK: {imports['added_self_ms']} "
         f"({imports['runway_mcp_self_ms']} in runway_mcp.*). By package: {by_package}. Largest modules: {top}.",
         f"First tool call after start, median of {len(firsts)} fresh servers: get_task {first * 1000:.1f} ms, then "
         f"{second * 1000:.1f} ms (the first builds the tool's argument model and loads httpx and the task service); "

@@ -3,7 +3,7 @@
 Counted for each burst: total time, errors, and the upstream TCP connections the sandbox accepted
 (opened during the burst, and the most open at once), to compare with the server's connection pool
 (`make_http_client`). The stdio arm always runs; the
-streamable-HTTP arm runs when `runway_mcp.http` exists, and is skipped with a note otherwise.
+streamable-HTTP arm runs when `runway_mcp.remote.app` exists, and is skipped with a note otherwise.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from benchmarks.harness import (
     succeeded_task,
 )
 from benchmarks.per_call import upstream_headers
-from runway_mcp.upstream import make_http_client
+from runway_mcp.upstream.client import make_http_client
 
 BURST_TIMEOUT_SECONDS = 120.0
 HTTP_START_TIMEOUT_SECONDS = 30.0
@@ -203,8 +203,8 @@ async def run(options: RunOptions) -> ScenarioResult:
         await quiet(connections)
         over_http: dict[str, Any] | None = None
         http_note = ""
-        if importlib.util.find_spec("runway_mcp.http") is None:
-            http_note = "HTTP arm skipped: runway_mcp.http does not exist yet."
+        if importlib.util.find_spec("runway_mcp.remote.app") is None:
+            http_note = "HTTP arm skipped: runway_mcp.remote.app does not exist yet."
         else:
             try:
                 over_http = await http_arm(size, env, task_id, connections, options)

@@ -33,7 +33,7 @@ from pydantic import SecretStr
 from runway_mcp.config import Settings
 from runway_mcp.sandbox import Sandbox, SandboxConfig, SandboxServer
 from runway_mcp.sandbox.faults import ConnectionRegistry
-from runway_mcp.server import build_server
+from runway_mcp.tools.server import build_server
 
 KEY = "sk-benchmark-not-a-real-key"
 VIDEO_URL = "https://media.w3.org/2010/05/sintel/trailer.mp4"

@@ -53,7 +53,7 @@ from benchmarks.harness import (
 from benchmarks.hello_server import server as hello_world
 from runway_mcp import __version__
 from runway_mcp.catalog import DEFAULT_RUNWAY_VERSION
-from runway_mcp.ledger import Ledger, TaskRecord
+from runway_mcp.store.ledger import Ledger, TaskRecord
 
 TARGET_STDIO_ADDED_MS = 2.0
 WARM_UP_CALLS = 10

@@ -21,7 +21,7 @@ def main() -> None:
     phases["import_mcp"] = time.perf_counter() - start
     mark = time.perf_counter()
     from runway_mcp.config import Settings
-    from runway_mcp.server import build_server
+    from runway_mcp.tools.server import build_server
 
     phases["import_runway_mcp"] = time.perf_counter() - mark
     mark = time.perf_counter()
@@ -34,7 +34,7 @@ def main() -> None:
     import anyio
     import httpx
 
-    from runway_mcp.ledger import Ledger
+    from runway_mcp.store.ledger import Ledger
 
     async def lifespan() -> dict[str, float]:
         timed: dict[str, float] = {}

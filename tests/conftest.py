@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from runway_mcp.config import Settings
 from runway_mcp.sandbox import Sandbox, SandboxConfig, SandboxServer
-from runway_mcp.server import build_server
+from runway_mcp.tools.server import build_server
 
 # A distinctive key: the secret-hygiene tests search every output for it.
 CANARY_KEY = "sk-canary-Q7vX2m9Lr4Tz8Wn3"

@@ -11,10 +11,10 @@ from mcp.types import ElicitResult
 
 from runway_mcp.catalog import DEFAULT_MODELS, MODELS, Endpoint, ModelSpec, Param
 from runway_mcp.config import Settings
-from runway_mcp.create_tools import TOOL_FOR
 from runway_mcp.pricing import estimate
 from runway_mcp.sandbox import Sandbox, SandboxServer
-from runway_mcp.server import build_server
+from runway_mcp.tools.create import TOOL_FOR
+from runway_mcp.tools.server import build_server
 from tests.conftest import CANARY_KEY, make_settings
 from tests.test_core_tools import error_text
 

@@ -12,7 +12,7 @@ from mcp import Client
 
 from runway_mcp.catalog import GEN4_ALEPH_RATIOS, SEED_MAX, Endpoint, choices_for, models_for
 from runway_mcp.sandbox import Sandbox, SandboxServer
-from runway_mcp.server import build_server
+from runway_mcp.tools.server import build_server
 from tests.conftest import CANARY_KEY, make_settings
 
 # The request from the seed document (CometAPI's page for POST /runwayml/v1/video_to_video).

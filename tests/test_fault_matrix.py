@@ -34,7 +34,7 @@ from mcp.types import CallToolResult
 from runway_mcp.config import Settings
 from runway_mcp.sandbox import Fault, Sandbox, SandboxServer, asset_bytes
 from runway_mcp.sandbox.config import FAULT_KINDS
-from runway_mcp.server import build_server
+from runway_mcp.tools.server import build_server
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.anyio

@@ -36,7 +36,7 @@ from pydantic import TypeAdapter
 
 from runway_mcp.config import Settings
 from runway_mcp.sandbox import Sandbox, SandboxServer, asset_bytes
-from runway_mcp.server import build_server
+from runway_mcp.tools.server import build_server
 from tests.conftest import make_settings
 from tests.test_fault_matrix import (
     CREATE_ARGUMENTS,

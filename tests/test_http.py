@@ -32,8 +32,8 @@ from pydantic import SecretStr
 
 from runway_mcp.catalog import DATA_URI_LIMIT_BYTES
 from runway_mcp.config import Settings, SettingsError
-from runway_mcp.http import MAX_REQUEST_BODY_BYTES, Transport, create_app, transport_security_for
-from runway_mcp.http_auth import SharedTokenVerifier, check_bind_policy, is_loopback, owner_id
+from runway_mcp.remote.app import MAX_REQUEST_BODY_BYTES, Transport, create_app, transport_security_for
+from runway_mcp.remote.auth import SharedTokenVerifier, check_bind_policy, is_loopback, owner_id
 from runway_mcp.sandbox import Fault, Sandbox, SandboxServer
 from tests.conftest import CANARY_KEY, make_settings
 
@@ -299,7 +299,7 @@ def test_stdio_path_does_not_import_the_http_stack(tmp_path: Path) -> None:
         "import sys, runway_mcp.cli as cli\n"
         "cli.serve_stdio = lambda: None\n"
         "cli.main([])\n"
-        "print([m for m in ('runway_mcp.http', 'runway_mcp.http_auth', 'uvicorn') if m in sys.modules])\n"
+        "print([m for m in ('runway_mcp.remote.app', 'runway_mcp.remote.auth', 'uvicorn') if m in sys.modules])\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script], env=clean_env(tmp_path), capture_output=True, text=True, timeout=60, check=False
@@ -612,7 +612,7 @@ def free_port() -> int:
 async def test_several_uvicorn_workers_share_one_port_and_the_ledger(
     sandbox_server: SandboxServer, sandbox: Sandbox, tmp_path: Path, mode: str
 ) -> None:
-    """The documented recipe: `uvicorn --factory runway_mcp.http:create_app --workers 2`, stateless, BYO keys
+    """The documented recipe: `uvicorn --factory runway_mcp.remote.app:create_app --workers 2`, stateless, BYO keys
     (so every read checks the shared SQLite ledger for the caller's ownership)."""
     sandbox.config.api_key = None
     (tmp_path / "log.json").write_text(json.dumps(LOG_CONFIG))
@@ -625,7 +625,7 @@ async def test_several_uvicorn_workers_share_one_port_and_the_ledger(
         RUNWAY_MCP_STATELESS="1",
         RUNWAY_MCP_REQUEST_STATE_KEYS="ab" * 32,
     )
-    args = [sys.executable, "-m", "uvicorn", "--factory", "runway_mcp.http:create_app", "--workers", "2"]
+    args = [sys.executable, "-m", "uvicorn", "--factory", "runway_mcp.remote.app:create_app", "--workers", "2"]
     args += ["--host", "127.0.0.1", "--port", str(free_port()), "--log-config", str(tmp_path / "log.json")]
     log = tmp_path / "server.log"
 
@@ -648,14 +648,16 @@ async def test_several_uvicorn_workers_share_one_port_and_the_ledger(
         arguments = {"video_uri": VIDEO, "prompt_text": "Snow", "idempotency_key": "snow-1"}
         with anyio.fail_after(60):
             task_id = (await call("create_video_to_video", arguments))["task_id"]
-            (creator,) = re.findall(rf"pid=(\d+) runway_mcp.service: created task {task_id}", log.read_text())
+            (creator,) = re.findall(
+                rf"pid=(\d+) runway_mcp.service.task_service: created task {task_id}", log.read_text()
+            )
             # Repeat the create until the other worker has answered it: it must find the original task, and
             # this caller's ownership of it, in the SQLite ledger the workers share.
             for _ in range(60):
                 replay = await call("create_video_to_video", arguments)
                 assert (replay["task_id"], replay["idempotent_replay"]) == (task_id, True)
                 replayers = re.findall(
-                    rf"pid=(\d+) runway_mcp.service: idempotent replay of task {task_id}", log.read_text()
+                    rf"pid=(\d+) runway_mcp.service.task_service: idempotent replay of task {task_id}", log.read_text()
                 )
                 if set(replayers) - {creator}:
                     break

@@ -17,7 +17,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from runway_mcp.ledger import (
+from runway_mcp.store.ledger import (
     Ledger,
     TaskRecord,
     canonical_request_hash,
@@ -25,7 +25,7 @@ from runway_mcp.ledger import (
     sanitize_params,
 )
 
-LOGGER = "runway_mcp.ledger"
+LOGGER = "runway_mcp.store.ledger"
 
 
 @pytest.fixture
@@ -497,7 +497,7 @@ async def test_an_unchanged_status_is_not_written_again(tmp_path: Path, monkeypa
     # Past the window, the same status is written again, so another process's older write cannot
     # outlive it for long, and the stored links are refreshed.
     stamp_updated_at(path, "t-1", 3.0)
-    monkeypatch.setattr("runway_mcp.ledger.UNCHANGED_STATUS_WINDOW_SECONDS", 0.0)
+    monkeypatch.setattr("runway_mcp.store.ledger.UNCHANGED_STATUS_WINDOW_SECONDS", 0.0)
     await set_status(ledger, "t-1", "FAILED")
     assert stored_updated_at(path, "t-1") != 3.0
     await ledger.aclose()
@@ -528,7 +528,7 @@ async def test_progress_alone_is_not_written_again_within_the_window(
     await set_status(ledger, "t-1", "SUCCEEDED")  # a new status is written at once
     found = await ledger.get("t-1")
     assert found is not None and found.status == "SUCCEEDED"
-    monkeypatch.setattr("runway_mcp.ledger.UNCHANGED_STATUS_WINDOW_SECONDS", 0.0)
+    monkeypatch.setattr("runway_mcp.store.ledger.UNCHANGED_STATUS_WINDOW_SECONDS", 0.0)
     await set_status(ledger, "t-1", "SUCCEEDED", progress=1.0)  # past the window: written, progress too
     found = await ledger.get("t-1")
     assert found is not None and found.progress == 1.0

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from runway_mcp.assets import MediaValue, verify_remote_asset
 from runway_mcp.config import Settings
+from runway_mcp.media.inputs import MediaValue, verify_remote_asset
 from runway_mcp.sandbox import Sandbox, SandboxServer
 from runway_mcp.sandbox.media import asset_bytes
-from runway_mcp.server import build_server
-from runway_mcp.upstream import make_download_client
+from runway_mcp.tools.server import build_server
+from runway_mcp.upstream.client import make_download_client
 from tests.conftest import make_settings
 from tests.test_core_tools import VIDEO, error_text
 

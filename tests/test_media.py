@@ -29,7 +29,8 @@ from runway_mcp.catalog import (
     URL_ASSET_LIMIT_BYTES,
     MediaKind,
 )
-from runway_mcp.media import (
+from runway_mcp.media.body import StreamingJsonBody, materialize
+from runway_mcp.media.local import (
     ALLOWED_DIRS_ENV,
     LocalMedia,
     MediaError,
@@ -40,7 +41,6 @@ from runway_mcp.media import (
     open_local_media,
     resolve_media_input,
 )
-from runway_mcp.request_body import StreamingJsonBody, materialize
 
 MP4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00\x00\x00\x08free"
 MOV = b"\x00\x00\x00\x14ftypqt  \x00\x00\x02\x00qt  " + b"\x00\x00\x00\x08wide"

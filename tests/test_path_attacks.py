@@ -25,7 +25,7 @@ from mcp import Client
 from runway_mcp.config import Settings
 from runway_mcp.sandbox import Sandbox, SandboxServer
 from runway_mcp.sandbox.media import asset_bytes
-from runway_mcp.server import build_server
+from runway_mcp.tools.server import build_server
 from tests.conftest import make_settings
 from tests.test_core_tools import error_text
 from tests.test_local_files import decode_data_uri

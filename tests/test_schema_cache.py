@@ -21,9 +21,9 @@ from mcp import Client
 from mcp.server import MCPServer
 
 from runway_mcp.config import Settings
-from runway_mcp.create_tools import WORKFLOW_PROMPTS, register_catalog_extras, register_create_tools
-from runway_mcp.server import build_server, register_task_tools
-from runway_mcp.tool_registry import PACKAGE_DIR, CachedTool, ToolRegistry, cache_file_in, schema_fingerprint
+from runway_mcp.tools.create import WORKFLOW_PROMPTS, register_catalog_extras, register_create_tools
+from runway_mcp.tools.registry import PACKAGE_DIR, CachedTool, ToolRegistry, cache_file_in, schema_fingerprint
+from runway_mcp.tools.server import build_server, register_task_tools
 
 pytestmark = pytest.mark.anyio
 
@@ -146,7 +146,7 @@ async def test_a_stale_cache_is_dropped_on_the_first_call(
         document["tools"]["estimate_cost"]["inputSchema"]["properties"]["model"]["description"] = "stale"
 
     path = edit_cache(cache, make_stale)
-    caplog.set_level(logging.WARNING, logger="runway_mcp.tool_registry")
+    caplog.set_level(logging.WARNING, logger="runway_mcp.tools.registry")
     async with Client(build_server(cache_settings(settings, cache))) as client:
         listed = {tool.name: tool for tool in (await client.list_tools()).tools}
         assert listed["estimate_cost"].input_schema["properties"]["model"]["description"] == "stale"
@@ -202,7 +202,7 @@ def test_the_fingerprint_follows_the_package_files(tmp_path: Path) -> None:
     shutil.copytree(PACKAGE_DIR, package, ignore=shutil.ignore_patterns("__pycache__", "sandbox"))
     first = schema_fingerprint(package)
     assert schema_fingerprint(package) == first
-    module = package / "schemas.py"
+    module = package / "models.py"
     module.write_text(module.read_text() + "\n# edited\n")
     assert schema_fingerprint(package) != first
 
@@ -233,10 +233,11 @@ def test_the_server_starts_without_the_upstream_stack() -> None:
     """Serving tools/list needs neither httpx nor the task service: they load on the first tool call."""
     script = (
         "import sys\n"
-        "from runway_mcp import cli, server\n"
+        "from runway_mcp import cli\n"
+        "from runway_mcp.tools import server\n"
         "from runway_mcp.config import Settings\n"
         "server.build_server(Settings.from_env({'RUNWAY_MCP_CACHE_DIR': 'off'}))\n"
-        "heavy = ('httpx', 'runway_mcp.service', 'runway_mcp.upstream', 'runway_mcp.downloads', 'runway_mcp.sandbox')\n"
+        "heavy = ('httpx', 'runway_mcp.service.task_service', 'runway_mcp.upstream.client', 'runway_mcp.upstream.downloads', 'runway_mcp.sandbox')\n"
         "print(sorted(name for name in heavy if name in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
@@ -254,7 +255,7 @@ async def test_a_cache_file_others_could_write_is_ignored(
 
     path = edit_cache(cache, plant)
     path.chmod(0o666)
-    caplog.set_level(logging.WARNING, logger="runway_mcp.tool_registry")
+    caplog.set_level(logging.WARNING, logger="runway_mcp.tools.registry")
     async with Client(build_server(cache_settings(settings, cache))) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     assert tools["get_task"].input_schema.get("description") != "planted"

@@ -25,7 +25,7 @@ from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
 
 from runway_mcp.sandbox import Fault, Sandbox, SandboxServer
-from runway_mcp.server import build_server
+from runway_mcp.tools.server import build_server
 from tests.conftest import CANARY_KEY, make_settings
 from tests.test_fault_matrix import (
     CREATE_ARGUMENTS,

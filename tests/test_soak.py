@@ -37,7 +37,7 @@ import pytest
 from mcp import Client
 
 from runway_mcp.sandbox import Fault, Sandbox, SandboxServer
-from runway_mcp.server import build_server
+from runway_mcp.tools.server import build_server
 from tests.conftest import CANARY_KEY, make_settings
 from tests.test_fault_matrix import CREATE_ARGUMENTS, assert_clear_outcome, result_text
 
@@ -46,7 +46,7 @@ pytestmark = pytest.mark.anyio
 SOAK_SECONDS = float(os.environ.get("RUNWAY_MCP_SOAK_SECONDS", "60"))
 SOAK_OVER_HTTP = (
     os.environ.get("RUNWAY_MCP_SOAK_TRANSPORT", "http") == "http"
-    and importlib.util.find_spec("runway_mcp.http") is not None
+    and importlib.util.find_spec("runway_mcp.remote.app") is not None
 )
 WORKERS = 8
 RSS_GROWTH_LIMIT_MB = 25.0

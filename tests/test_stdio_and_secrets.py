@@ -15,8 +15,8 @@ from pydantic import SecretStr
 
 from runway_mcp.config import Settings
 from runway_mcp.sandbox import Fault, Sandbox, SandboxServer
-from runway_mcp.server import build_server
-from runway_mcp.upstream import RunwayClient, make_http_client
+from runway_mcp.tools.server import build_server
+from runway_mcp.upstream.client import RunwayClient, make_http_client
 from tests.conftest import CANARY_KEY, make_settings
 from tests.test_core_tools import SEED_ARGUMENTS, VIDEO
 

@@ -12,12 +12,12 @@ import anyio
 import pytest
 from mcp import Client
 
-from runway_mcp import waiting
 from runway_mcp.config import Settings
+from runway_mcp.models import Task, TaskStatus
 from runway_mcp.sandbox import Fault, Sandbox, SandboxServer
-from runway_mcp.schemas import Task, TaskStatus
-from runway_mcp.server import build_server
-from runway_mcp.tasks import build_task
+from runway_mcp.service import waiting
+from runway_mcp.tools.server import build_server
+from runway_mcp.upstream.task_shapes import build_task
 from tests.conftest import make_settings
 from tests.test_core_tools import SEED_ARGUMENTS, VIDEO, error_text
 

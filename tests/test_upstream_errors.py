@@ -14,7 +14,7 @@ from mcp import Client
 from pydantic import SecretStr
 
 from runway_mcp.sandbox import Fault, Sandbox, SandboxServer
-from runway_mcp.server import build_server
+from runway_mcp.tools.server import build_server
 from tests.conftest import make_settings
 from tests.test_core_tools import SEED_ARGUMENTS, error_text
 

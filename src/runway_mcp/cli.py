@@ -132,7 +132,7 @@ def load_settings(**overrides: object) -> Settings:
 
 
 def serve_stdio() -> None:
-    from runway_mcp.server import build_server
+    from runway_mcp.tools.server import build_server
 
     # On stdio the one caller is the machine's owner and pays with COMETAPI_KEY: RUNWAY_MCP_BYO_KEY is for HTTP.
     settings = load_settings(byo_key=False)
@@ -143,7 +143,7 @@ def serve_stdio() -> None:
 def serve_http(args: argparse.Namespace) -> None:
     """Serve over HTTP; flags override the environment. Unsafe configurations exit with code 2."""
     from runway_mcp.config import SettingsError
-    from runway_mcp.http import serve
+    from runway_mcp.remote.app import serve
 
     flags = {
         "allow_unauthenticated": args.allow_unauthenticated,

@@ -16,8 +16,8 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from runway_mcp.catalog import DEFAULT_RUNWAY_VERSION, MIN_POLL_INTERVAL_SECONDS, Provider
-from runway_mcp.ledger import default_ledger_path
-from runway_mcp.media import default_allowed_roots
+from runway_mcp.media.local import default_allowed_roots
+from runway_mcp.store.ledger import default_ledger_path
 
 DEFAULT_BASE_URLS: dict[Provider, str] = {
     "cometapi": "https://api.cometapi.com",
@@ -67,7 +67,7 @@ class Settings(BaseModel):
     fresh_task_grace_seconds: float = Field(default=120.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     data_dir: Path | None = None
-    # The tool-schema cache (see runway_mcp.tool_registry); schema_cache=False builds the schemas on every start.
+    # The tool-schema cache (see runway_mcp.tools.registry); schema_cache=False builds the schemas on every start.
     cache_dir: Path | None = None
     schema_cache: bool = True
     output_dir: Path | None = None
@@ -90,7 +90,7 @@ class Settings(BaseModel):
     # Spending controls: a daily cap on creates, and asking the user (MCP elicitation) before each one.
     max_tasks_per_day: int | None = Field(default=None, ge=0)
     confirm_spend: bool = False
-    # Remote use over HTTP (`runway-mcp --transport streamable-http | sse`, or `runway_mcp.http:create_app`).
+    # Remote use over HTTP (`runway-mcp --transport streamable-http | sse`, or `runway_mcp.remote.app:create_app`).
     http_host: str | None = None
     http_port: int = Field(default=8000, ge=0, le=65535)
     # The URL callers reach the MCP endpoint at (behind a proxy, say); named in 401 answers.

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from runway_mcp.config import Settings
 from runway_mcp.sandbox import Sandbox, SandboxConfig, SandboxServer
-from runway_mcp.server import build_server
+from runway_mcp.tools.server import build_server
 
 DEMO_KEY = "sandbox-demo-key"
 DEMO_EDIT = {

@@ -14,7 +14,7 @@ from typing import Any
 
 from runway_mcp.catalog import MIN_POLL_INTERVAL_SECONDS
 from runway_mcp.errors import BadResponseError, NotFoundError
-from runway_mcp.schemas import Task, TaskStatus
+from runway_mcp.models import Task, TaskStatus
 
 # The gateway's outer status vocabulary.
 GATEWAY_STATUSES: dict[str, TaskStatus] = {

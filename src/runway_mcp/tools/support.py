@@ -15,19 +15,19 @@ from mcp.server.mcpserver.resolve import Elicit
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from runway_mcp.assets import MediaPolicy
-from runway_mcp.caller import caller_owner
 from runway_mcp.catalog import DEFAULT_MODELS, Endpoint, get_model
 from runway_mcp.config import Settings
 from runway_mcp.errors import InputError, RunwayMCPError, UnavailableError, bounded
-from runway_mcp.payloads import build_request
+from runway_mcp.media.inputs import MediaPolicy
+from runway_mcp.models import CreatedTask, Task
 from runway_mcp.pricing import Schema, estimate
-from runway_mcp.schemas import CreatedTask, Task
+from runway_mcp.remote.caller import caller_owner
+from runway_mcp.service.requests import build_request
 
 if TYPE_CHECKING:
-    from runway_mcp.ledger import Ledger
-    from runway_mcp.service import TaskService
-    from runway_mcp.upstream import HttpClients
+    from runway_mcp.service.task_service import TaskService
+    from runway_mcp.store.ledger import Ledger
+    from runway_mcp.upstream.client import HttpClients
 
 logger = logging.getLogger("runway_mcp.tools")
 
@@ -53,8 +53,8 @@ class AppContext:
         if self._service is None:
             if self._closed:
                 raise UnavailableError("The server is shutting down; try again once it has restarted.")
-            from runway_mcp.service import TaskService
-            from runway_mcp.upstream import HttpClients, RunwayClient
+            from runway_mcp.service.task_service import TaskService
+            from runway_mcp.upstream.client import HttpClients, RunwayClient
 
             self._clients = HttpClients(self.settings)
             client = RunwayClient(self.settings, self._clients.api)
@@ -75,7 +75,7 @@ def app_of(ctx: Context) -> AppContext:
 def owner_of(ctx: Context | None) -> str | None:
     """The caller's opaque id on a shared server; None when the server has a single user (stdio).
 
-    Only bring-your-own-key callers have one (a hash of their key, see `runway_mcp.http_auth`): in
+    Only bring-your-own-key callers have one (a hash of their key, see `runway_mcp.remote.auth`): in
     shared-key mode every caller spends the same key, so they share one view of the tasks.
     """
     return caller_owner()

@@ -5,18 +5,18 @@ Run it:
     runway-mcp --transport sse                                               # /sse and /messages/, legacy clients
 Under your own uvicorn or gunicorn, with every setting from the environment (RUNWAY_MCP_HOST tells the factory
 which address it is bound to; unset, it is treated as public and authentication is required):
-    uvicorn --factory runway_mcp.http:create_app --host 127.0.0.1 --port 8000
+    uvicorn --factory runway_mcp.remote.app:create_app --host 127.0.0.1 --port 8000
 Several workers on one host (one port, a shared RUNWAY_MCP_DATA_DIR for the SQLite ledger):
     export RUNWAY_MCP_AUTH_TOKENS=<token> RUNWAY_MCP_STATELESS=1
     export RUNWAY_MCP_REQUEST_STATE_KEYS=$(python -c "import secrets; print(secrets.token_hex(32))")
-    uvicorn --factory runway_mcp.http:create_app --host 0.0.0.0 --port 8000 --workers 2
+    uvicorn --factory runway_mcp.remote.app:create_app --host 0.0.0.0 --port 8000 --workers 2
 Behind a proxy or under another name, set RUNWAY_MCP_PUBLIC_URL (e.g. https://mcp.example.com): 401 answers
 point callers to it, and its host is accepted in Host headers like RUNWAY_MCP_ALLOWED_HOSTS.
 Mounted inside your own Starlette/FastAPI app, `create_app()`'s lifespan must run (enter
 `app.router.lifespan_context(app)` in yours): it starts the SDK's session manager and opens the ledger and
 the upstream client.
 
-Safe by default: see `runway_mcp.http_auth` for who may call; every bind checks Host and Origin headers
+Safe by default: see `runway_mcp.remote.auth` for who may call; every bind checks Host and Origin headers
 (loopback ones, plus RUNWAY_MCP_ALLOWED_HOSTS / RUNWAY_MCP_ALLOWED_ORIGINS); local-file inputs and downloads
 to the server's disk are off unless RUNWAY_MCP_HTTP_ALLOW_LOCAL_FILES / _DOWNLOADS turn them on; request
 bodies are capped just above the largest request the upstream accepts (413 beyond). `GET /healthz` answers
@@ -40,10 +40,10 @@ from starlette.responses import JSONResponse, Response
 
 from runway_mcp.catalog import DATA_URI_LIMIT_BYTES, MB
 from runway_mcp.config import Settings, SettingsError
-from runway_mcp.http_auth import auth_settings_for, check_bind_policy, token_verifier_for
-from runway_mcp.server import AppContext, build_server
+from runway_mcp.remote.auth import auth_settings_for, check_bind_policy, token_verifier_for
+from runway_mcp.tools.server import AppContext, build_server
 
-logger = logging.getLogger("runway_mcp.http")
+logger = logging.getLogger("runway_mcp.remote.app")
 
 Transport = Literal["streamable-http", "sse"]
 ENDPOINT_PATHS: Final[dict[Transport, str]] = {"streamable-http": "/mcp", "sse": "/sse"}
@@ -132,7 +132,7 @@ async def healthz(_request: Request) -> Response:
 def create_app(
     settings: Settings | None = None, *, transport: Transport = "streamable-http", host: str | None = None
 ) -> Starlette:
-    """The ASGI app serving MCP over HTTP (`uvicorn --factory runway_mcp.http:create_app`).
+    """The ASGI app serving MCP over HTTP (`uvicorn --factory runway_mcp.remote.app:create_app`).
 
     Settings default to the environment; `host` (default RUNWAY_MCP_HOST) is the address it is bound to,
     which decides whether it may run without authentication. Raises `SettingsError` when it may not.
@@ -163,7 +163,7 @@ def create_app(
 
 
 def create_sse_app() -> Starlette:
-    """The legacy SSE app from the environment (`uvicorn --factory runway_mcp.http:create_sse_app`)."""
+    """The legacy SSE app from the environment (`uvicorn --factory runway_mcp.remote.app:create_sse_app`)."""
     return create_app(transport="sse")
 
 

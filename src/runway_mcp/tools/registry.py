@@ -38,10 +38,10 @@ if TYPE_CHECKING:
 
 __all__ = ["ToolRegistry", "ToolSpec", "schema_fingerprint"]
 
-logger = logging.getLogger("runway_mcp.tool_registry")
+logger = logging.getLogger("runway_mcp.tools.registry")
 
 CACHE_FORMAT = 1
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 

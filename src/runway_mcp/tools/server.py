@@ -19,15 +19,15 @@ from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent
 from pydantic import Field
 
 from runway_mcp import __version__
-from runway_mcp.assets import MediaPolicy
 from runway_mcp.catalog import EPHEMERAL_UPLOAD_LIMIT_BYTES
 from runway_mcp.config import Settings
-from runway_mcp.create_tools import register_catalog_extras, register_create_tools
 from runway_mcp.errors import DownloadError, NotFoundError, RunwayMCPError, bounded
-from runway_mcp.ledger import Ledger, TaskRecord
-from runway_mcp.schemas import CancelResult, DownloadResult, Task, TaskList, TaskStatus, TaskSummary
-from runway_mcp.tool_registry import ToolRegistry
-from runway_mcp.tool_support import (
+from runway_mcp.media.inputs import MediaPolicy
+from runway_mcp.models import CancelResult, DownloadResult, Task, TaskList, TaskStatus, TaskSummary
+from runway_mcp.store.ledger import Ledger, TaskRecord
+from runway_mcp.tools.create import register_catalog_extras, register_create_tools
+from runway_mcp.tools.registry import ToolRegistry
+from runway_mcp.tools.support import (
     DESTRUCTIVE_UPSTREAM,
     READS_LOCAL_RECORD,
     READS_UPSTREAM,
@@ -42,7 +42,7 @@ from runway_mcp.tool_support import (
 
 __all__ = ["AppContext", "build_server"]
 
-logger = logging.getLogger("runway_mcp.server")
+logger = logging.getLogger("runway_mcp.tools.server")
 
 INSTRUCTIONS = """\
 Runway video generation and editing through CometAPI.
@@ -81,7 +81,7 @@ def build_server(
 ) -> MCPServer[AppContext]:
     """An MCP server for these settings. The HTTP client is opened and closed by its lifespan.
 
-    The keyword arguments only matter over HTTP (`runway_mcp.http` passes them) and go to the SDK as they are.
+    The keyword arguments only matter over HTTP (`runway_mcp.remote.app` passes them) and go to the SDK as they are.
     """
 
     quiet_transport_loggers()

@@ -23,7 +23,7 @@ from typing import Final, Self
 from urllib.parse import unquote
 
 from runway_mcp.catalog import ACCEPTED_MEDIA_TYPES, DATA_URI_LIMIT_BYTES, MediaKind
-from runway_mcp.media_checks import (
+from runway_mcp.media.checks import (
     MediaError,
     MediaUriClass,
     check_data_uri,

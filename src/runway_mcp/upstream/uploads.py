@@ -13,13 +13,13 @@ import re
 
 import httpx
 
-from runway_mcp.downloads import may_fetch
 from runway_mcp.errors import UnavailableError
-from runway_mcp.media import LocalMedia
-from runway_mcp.request_body import MultipartUpload
-from runway_mcp.upstream import RunwayClient
+from runway_mcp.media.body import MultipartUpload
+from runway_mcp.media.local import LocalMedia
+from runway_mcp.upstream.client import RunwayClient
+from runway_mcp.upstream.downloads import may_fetch
 
-logger = logging.getLogger("runway_mcp.uploads")
+logger = logging.getLogger("runway_mcp.upstream.uploads")
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 

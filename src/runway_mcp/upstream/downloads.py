@@ -22,10 +22,10 @@ import anyio
 import httpx
 
 from runway_mcp.errors import DownloadError
-from runway_mcp.media import sniff_media_type
-from runway_mcp.schemas import SavedFile
+from runway_mcp.media.local import sniff_media_type
+from runway_mcp.models import SavedFile
 
-logger = logging.getLogger("runway_mcp.downloads")
+logger = logging.getLogger("runway_mcp.upstream.downloads")
 
 MAX_REDIRECTS = 5
 SNIFF_BYTES = 64

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runway_mcp.catalog import ACCEPTED_MEDIA_TYPES, DATA_URI_LIMIT_BYTES, MB, URL_ASSET_LIMIT_BYTES, MediaKind
-from runway_mcp.media import LocalMedia, MediaError, classify_media_uri, resolve_media_input
+from runway_mcp.media.local import LocalMedia, MediaError, classify_media_uri, resolve_media_input
 
 if TYPE_CHECKING:
     import httpx

@@ -26,7 +26,6 @@ import anyio
 import httpx
 
 from runway_mcp import __version__
-from runway_mcp.caller import caller_api_key
 from runway_mcp.config import Settings
 from runway_mcp.errors import (
     AmbiguousCreateError,
@@ -40,10 +39,11 @@ from runway_mcp.errors import (
     UnavailableError,
     UpstreamError,
 )
-from runway_mcp.schemas import Task
-from runway_mcp.tasks import is_task_not_exist, normalise_task, not_found_message
+from runway_mcp.models import Task
+from runway_mcp.remote.caller import caller_api_key
+from runway_mcp.upstream.task_shapes import is_task_not_exist, normalise_task, not_found_message
 
-logger = logging.getLogger("runway_mcp.upstream")
+logger = logging.getLogger("runway_mcp.upstream.client")
 
 # Errors raised before a single byte of the request could have left this machine.
 NEVER_SENT_ERRORS: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)

@@ -31,8 +31,7 @@ from runway_mcp.catalog import (
     models_for,
 )
 from runway_mcp.errors import InputError, quoted
-from runway_mcp.pricing import CostEstimate, estimate
-from runway_mcp.schemas import (
+from runway_mcp.models import (
     AspectRatio,
     CharacterModel,
     CharacterRatio,
@@ -52,8 +51,9 @@ from runway_mcp.schemas import (
     VideoToVideoModel,
     VideoToVideoRatio,
 )
-from runway_mcp.tool_registry import ToolRegistry
-from runway_mcp.tool_support import (
+from runway_mcp.pricing import CostEstimate, estimate
+from runway_mcp.tools.registry import ToolRegistry
+from runway_mcp.tools.support import (
     CREATES_PAID_TASK,
     READS_LOCAL_RECORD,
     DryRun,

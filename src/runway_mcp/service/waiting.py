@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import anyio
 
-from runway_mcp.schemas import Task
+from runway_mcp.models import Task
 
 GetTask = Callable[[], Awaitable[Task]]
 OnPoll = Callable[[Task, float, str], Awaitable[None]]

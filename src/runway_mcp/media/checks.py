@@ -2,7 +2,7 @@
 
 Also the wording of refusals shared with `media` (wrong type, too large), so a data URI and a
 local file that fail the same way are told so in the same words. Import the public names from
-`runway_mcp.media`, which re-exports them.
+`runway_mcp.media.local`, which re-exports them.
 """
 
 from __future__ import annotations

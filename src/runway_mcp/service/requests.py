@@ -13,7 +13,6 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from runway_mcp.assets import MediaPolicy, MediaValue, prepare_media
 from runway_mcp.catalog import (
     DEFAULT_MODELS,
     Endpoint,
@@ -25,6 +24,7 @@ from runway_mcp.catalog import (
     utf16_length,
 )
 from runway_mcp.errors import InputError, quoted
+from runway_mcp.media.inputs import MediaPolicy, MediaValue, prepare_media
 
 
 @dataclass

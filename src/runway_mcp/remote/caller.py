@@ -1,6 +1,6 @@
 """Who is calling a shared HTTP server: their opaque owner id and, in bring-your-own-key mode, their key.
 
-The HTTP auth layer (`runway_mcp.http_auth`) verifies each request's bearer token and hands the SDK an
+The HTTP auth layer (`runway_mcp.remote.auth`) verifies each request's bearer token and hands the SDK an
 `AccessToken` whose `subject` is the caller's owner id and whose claims carry the caller's own upstream
 key as a `SecretStr`. The SDK keeps that token in a context variable for the request being served and
 carries it into the tool handler, so these functions only ever see the current caller. On stdio, and

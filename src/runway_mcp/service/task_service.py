@@ -18,8 +18,6 @@ from typing import Any
 import anyio
 import httpx
 
-from runway_mcp.assets import verify_remote_asset
-from runway_mcp.downloads import DownloadPolicy, download_all
 from runway_mcp.errors import (
     BudgetExceededError,
     DownloadError,
@@ -28,17 +26,19 @@ from runway_mcp.errors import (
     NotSupportedError,
     quoted,
 )
-from runway_mcp.ledger import Ledger, TaskRecord, canonical_request_hash, sanitize_params
-from runway_mcp.payloads import PreparedRequest
+from runway_mcp.media.body import StreamingJsonBody, materialize
+from runway_mcp.media.inputs import verify_remote_asset
+from runway_mcp.models import CancelResult, CreatedTask, SavedFile, Task, TaskStatus
 from runway_mcp.pricing import CostEstimate
-from runway_mcp.request_body import StreamingJsonBody, materialize
-from runway_mcp.schemas import CancelResult, CreatedTask, SavedFile, Task, TaskStatus
-from runway_mcp.tasks import build_task
-from runway_mcp.uploads import upload_local_media
-from runway_mcp.upstream import RunwayClient
-from runway_mcp.waiting import OnPoll, wait_for
+from runway_mcp.service.requests import PreparedRequest
+from runway_mcp.service.waiting import OnPoll, wait_for
+from runway_mcp.store.ledger import Ledger, TaskRecord, canonical_request_hash, sanitize_params
+from runway_mcp.upstream.client import RunwayClient
+from runway_mcp.upstream.downloads import DownloadPolicy, download_all
+from runway_mcp.upstream.task_shapes import build_task
+from runway_mcp.upstream.uploads import upload_local_media
 
-logger = logging.getLogger("runway_mcp.service")
+logger = logging.getLogger("runway_mcp.service.task_service")
 
 DAY_SECONDS = 86400.0
 # The ledger's status for a finished task that cancel_task deleted upstream (not a Runway status).

@@ -16,7 +16,7 @@ from typing import Any
 
 import anyio.to_thread
 
-from runway_mcp.media import DEFAULT_CHUNK_SIZE, LocalMedia
+from runway_mcp.media.local import DEFAULT_CHUNK_SIZE, LocalMedia
 
 Segment = bytes | LocalMedia
 
