@@ -21,9 +21,12 @@ from mcp import Client
 from mcp.server import MCPServer
 
 from runway_mcp.config import Settings
-from runway_mcp.tools.create import WORKFLOW_PROMPTS, register_catalog_extras, register_create_tools
+from runway_mcp.tools.catalog import register_catalog_tools
+from runway_mcp.tools.create import register_create_tools
+from runway_mcp.tools.prompts import WORKFLOW_PROMPTS, register_prompts
 from runway_mcp.tools.registry import PACKAGE_DIR, CachedTool, ToolRegistry, cache_file_in, schema_fingerprint
-from runway_mcp.tools.server import build_server, register_task_tools
+from runway_mcp.tools.server import build_server
+from runway_mcp.tools.tasks import register_task_tools
 
 pytestmark = pytest.mark.anyio
 
@@ -35,6 +38,7 @@ def listing(tools: Any) -> list[dict[str, Any]]:
 def registry() -> ToolRegistry:
     tools = ToolRegistry()
     register_create_tools(tools)
+    register_catalog_tools(tools)
     register_task_tools(tools)
     return tools
 
@@ -221,7 +225,7 @@ async def test_prompts_list_and_render_as_the_sdk_would(settings: Settings) -> N
     for fn, title in WORKFLOW_PROMPTS:
         reference.prompt(title=title)(fn)
     ours: MCPServer[Any] = MCPServer("ours")
-    register_catalog_extras(ours)
+    register_prompts(ours)
     assert [p.model_dump() for p in await ours.list_prompts()] == [
         p.model_dump() for p in await reference.list_prompts()
     ]

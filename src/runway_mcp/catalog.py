@@ -1,7 +1,9 @@
 """What the upstream accepts: endpoints, models, their parameters, limits and prices, in one table.
 
-Validation (`payloads.py`), the tool schemas a model sees (`server.py`), `list_models`,
-`estimate_cost` and the README's model table all read from here, so adding a model is one entry.
+Validation (`service/requests.py`), the create tools and their schemas (`tools/create.py`,
+`tools/parameters.py`), `list_models`, `estimate_cost` and the README's model table all read from
+here, so adding a model or a parameter is one entry. Each parameter carries its meaning in words
+(`about`); every number a tool's text states comes from the fields beside it.
 Facts come from `shared/reference/runway-via-cometapi.md` (CometAPI's and Runway's public docs and
 Runway's official SDKs, late 2026).
 """
@@ -73,6 +75,8 @@ class Param:
     max_items: int = 0
     item_type: str | None = None
     item_keys: tuple[str, ...] = ()
+    # What the value means, for the model reading the tool: words only, the limits are added from the fields.
+    about: str = ""
 
 
 @dataclass(frozen=True)
@@ -115,22 +119,42 @@ IMAGE_RATIOS: Final = (
 )
 
 
-def _prompt(max_utf16: int, *, required: bool = True) -> Param:
-    return Param("prompt_text", "promptText", "text", required=required, max_utf16=max_utf16)
+def _prompt(max_utf16: int, about: str = "", *, required: bool = True) -> Param:
+    return Param("prompt_text", "promptText", "text", required=required, max_utf16=max_utf16, about=about)
 
 
-def _ratio(ratios: tuple[str, ...], *, required: bool = False) -> Param:
-    return Param("ratio", "ratio", "choice", required=required, choices=ratios)
+def _ratio(ratios: tuple[str, ...], about: str = "", *, required: bool = False) -> Param:
+    return Param("ratio", "ratio", "choice", required=required, choices=ratios, about=about)
 
 
-SEED: Final = Param("seed", "seed", "integer", minimum=0, maximum=SEED_MAX)
-MODERATION: Final = Param(
-    "public_figure_threshold", "contentModeration.publicFigureThreshold", "choice", choices=PUBLIC_FIGURE_THRESHOLDS
+def _media(name: str, wire: str, kind: MediaKind | None, about: str, *, required: bool = True) -> Param:
+    return Param(name, wire, "media", required=required, media=kind, about=about)
+
+
+EDIT_PROMPT: Final = (
+    "What the edited video should look like, in plain words, e.g. 'Make it look like a snowy winter night'."
 )
-VIDEO_URI: Final = Param("video_uri", "videoUri", "media", required=True, media="video")
-PROMPT_IMAGE: Final = Param("prompt_image", "promptImage", "media", required=True, media="image")
-LAST_FRAME: Final = Param("last_frame_image", "promptImage", "media", media="image")
-AUDIO: Final = Param("audio", "audio", "boolean")
+OUTPUT_SIZE: Final = "Output size as width:height pixels."
+REFERENCES: Final = "Style or content reference images."
+SEED: Final = Param(
+    "seed",
+    "seed",
+    "integer",
+    minimum=0,
+    maximum=SEED_MAX,
+    about="An integer for a reproducible result; omit it for a random seed.",
+)
+MODERATION: Final = Param(
+    "public_figure_threshold",
+    "contentModeration.publicFigureThreshold",
+    "choice",
+    choices=PUBLIC_FIGURE_THRESHOLDS,
+    about="Moderation of recognisable public figures: 'auto' (standard) or 'low' (less strict).",
+)
+VIDEO_URI: Final = _media("video_uri", "videoUri", "video", "The source clip to edit")
+PROMPT_IMAGE: Final = _media("prompt_image", "promptImage", "image", "The still to animate (the first frame)")
+LAST_FRAME: Final = _media("last_frame_image", "promptImage", "image", "An image to end on", required=False)
+AUDIO: Final = Param("audio", "audio", "boolean", about="Generate sound for the output.")
 
 
 def _seedance(name: str, ratios: tuple[str, ...], summary: str) -> ModelSpec:
@@ -139,12 +163,12 @@ def _seedance(name: str, ratios: tuple[str, ...], summary: str) -> ModelSpec:
         endpoint=Endpoint.VIDEO_TO_VIDEO,
         summary=summary,
         params=(
-            Param("video_uri", "promptVideo", "media", required=True, media="video"),
-            _prompt(3500, required=False),
-            Param("duration", "duration", "integer", minimum=4, maximum=15),
+            _media("video_uri", "promptVideo", "video", ""),
+            _prompt(3500, EDIT_PROMPT, required=False),
+            Param("duration", "duration", "integer", minimum=4, maximum=15, about="Output length in seconds."),
             AUDIO,
             _ratio(ratios),
-            Param("references", "references", "items", media="image", max_items=9),
+            Param("references", "references", "items", media="image", max_items=9, about=REFERENCES),
         ),
         providers=("runway",),
         notes="Runway's newer model; CometAPI is not known to forward it. Uses promptVideo instead of videoUri.",
@@ -159,10 +183,10 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
         summary="Edit or restyle an existing clip from a text prompt, optionally guided by one reference image.",
         params=(
             VIDEO_URI,
-            _prompt(1000),
+            _prompt(1000, EDIT_PROMPT),
             SEED,
-            Param("references", "references", "items", media="image", max_items=1, item_type="image"),
-            _ratio(GEN4_ALEPH_RATIOS),
+            Param("references", "references", "items", media="image", max_items=1, item_type="image", about=REFERENCES),
+            _ratio(GEN4_ALEPH_RATIOS, f"{OUTPUT_SIZE} Optional: Runway now follows the input video's shape."),
             MODERATION,
         ),
         credits_per_second=15,
@@ -174,9 +198,23 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
         summary="Runway's newer video editor: prompt optional, up to 5 keyframe images, a target aspect ratio.",
         params=(
             VIDEO_URI,
-            _prompt(1000, required=False),
-            Param("keyframes", "keyframes", "items", media="image", max_items=5, item_keys=("seconds", "at")),
-            Param("target_aspect_ratio", "targetAspectRatio", "choice", choices=ALEPH2_ASPECT_RATIOS),
+            _prompt(1000, EDIT_PROMPT, required=False),
+            Param(
+                "keyframes",
+                "keyframes",
+                "items",
+                media="image",
+                max_items=5,
+                item_keys=("seconds", "at"),
+                about="Images the output should match at given moments; each needs seconds or at.",
+            ),
+            Param(
+                "target_aspect_ratio",
+                "targetAspectRatio",
+                "choice",
+                choices=ALEPH2_ASPECT_RATIOS,
+                about="Reframe the output to this aspect ratio, e.g. 9:16.",
+            ),
             SEED,
             MODERATION,
         ),
@@ -194,9 +232,9 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
         params=(
             PROMPT_IMAGE,
             LAST_FRAME,
-            _prompt(1000),
-            Param("duration", "duration", "integer", choices=(5, 10)),
-            _ratio(GEN3A_RATIOS),
+            _prompt(1000, "How the image should move."),
+            Param("duration", "duration", "integer", choices=(5, 10), about="Length of the clip in seconds."),
+            _ratio(GEN3A_RATIOS, OUTPUT_SIZE),
             SEED,
             MODERATION,
         ),
@@ -276,16 +314,22 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
             endpoint=Endpoint.TEXT_TO_IMAGE,
             summary=summary,
             params=(
-                _prompt(1000),
-                _ratio(IMAGE_RATIOS, required=True),
+                _prompt(1000, "The image to make; refer to a tagged reference image as @tag."),
+                _ratio(
+                    IMAGE_RATIOS,
+                    "Image size as width:height pixels, e.g. 1920:1080 (over 1280 pixels a side costs more on gen4_image).",
+                    required=True,
+                ),
                 Param(
                     "reference_images",
                     "referenceImages",
                     "items",
                     media="image",
-                    min_items=1,  # CometAPI rejects an empty list with `reference_images_empty`
+                    required=True,  # CometAPI rejects a request without one (`reference_images_empty`)
+                    min_items=1,
                     max_items=3,
                     item_keys=("tag",),
+                    about="Reference images, each optionally tagged so the prompt can name it (CometAPI requires one).",
                 ),
                 SEED,
                 MODERATION,
@@ -308,7 +352,7 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
         name="upscale_v1",
         endpoint=Endpoint.VIDEO_UPSCALE,
         summary="Upscale a video 4x, up to 4096 pixels per side.",
-        params=(VIDEO_URI,),
+        params=(_media("video_uri", "videoUri", "video", "The video to upscale"),),
     ),
     # character_performance -----------------------------------------------------------------------
     ModelSpec(
@@ -316,12 +360,35 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
         endpoint=Endpoint.CHARACTER_PERFORMANCE,
         summary="Make a character (an image or video) perform the motion and expressions of a reference video.",
         params=(
-            Param("character_type", "character.type", "choice", required=True, choices=("image", "video")),
-            Param("character_uri", "character.uri", "media", required=True, media_from="character_type"),
-            Param("reference_video_uri", "reference.uri", "media", required=True, media="video"),
-            Param("body_control", "bodyControl", "boolean"),
-            Param("expression_intensity", "expressionIntensity", "integer", minimum=1, maximum=5),
-            _ratio(GEN4_VIDEO_RATIOS),
+            Param(
+                "character_type",
+                "character.type",
+                "choice",
+                required=True,
+                choices=("image", "video"),
+                about="What character_uri is.",
+            ),
+            Param(
+                "character_uri",
+                "character.uri",
+                "media",
+                required=True,
+                media_from="character_type",
+                about="The character to animate, an image or a video (say which in character_type)",
+            ),
+            _media("reference_video_uri", "reference.uri", "video", "The performance to copy (a person acting)"),
+            Param(
+                "body_control", "bodyControl", "boolean", about="Also transfer body and hand motion, not only the face."
+            ),
+            Param(
+                "expression_intensity",
+                "expressionIntensity",
+                "integer",
+                minimum=1,
+                maximum=5,
+                about="How strongly to copy facial expressions (default 3).",
+            ),
+            _ratio(GEN4_VIDEO_RATIOS, OUTPUT_SIZE),
             SEED,
             MODERATION,
         ),
@@ -330,6 +397,7 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
         notes="The output follows the reference video's length (up to 30 s).",
     ),
 )
+
 
 DEFAULT_MODELS: Final[dict[Endpoint, str]] = {
     Endpoint.VIDEO_TO_VIDEO: "gen4_aleph",

@@ -1,7 +1,7 @@
 """One family of errors for everything that can go wrong outside the server's own code.
 
 Each message is written for the model that called the tool: what happened and what to do next.
-`upstream.py` raises them; `server.py` turns them into tool errors in one place.
+`upstream/client.py` raises them; `tools/context.py` (`tool_errors`) turns them into tool errors in one place.
 """
 
 from __future__ import annotations

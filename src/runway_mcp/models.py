@@ -1,14 +1,53 @@
-"""Pydantic models for what tools take and return. Field descriptions are written for the model."""
+"""Pydantic models for what tools take and return. Field descriptions are written for the model.
+
+Every limit a description states (sizes, lengths, media types) is read from the catalog.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Final, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from runway_mcp.catalog import Endpoint, choices_for, models_for
-from runway_mcp.pricing import CostEstimate, Schema
+from runway_mcp.catalog import (
+    ACCEPTED_MEDIA_TYPES,
+    DATA_URI_LIMIT_BYTES,
+    MAX_URL_LENGTH,
+    MB,
+    URL_ASSET_LIMIT_BYTES,
+    MediaKind,
+    Param,
+)
+
+BILLING_NOTE = (
+    "Estimate from Runway's published credit prices (1 credit = $0.01 on Runway direct). CometAPI bills "
+    "its own prices for the same request; check your CometAPI dashboard for what you are charged."
+)
+
+
+class Schema(BaseModel):
+    """Base of every model a tool returns: its validator is built on first use, not at import (faster starts)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+def media_input_text(kind: MediaKind | None) -> str:
+    """What a media field accepts, with the catalog's limits: for `kind`, or for either kind when None."""
+    kinds: tuple[MediaKind, ...] = (kind,) if kind else ("image", "video")
+    types = "/".join(_TYPE_NAMES.get(t, t.split("/")[1].upper()) for k in kinds for t in ACCEPTED_MEDIA_TYPES[k])
+    url_mb = " (images) or ".join(f"{URL_ASSET_LIMIT_BYTES[k] // MB} MB" for k in kinds)
+    data_mb = " (images) or ".join(f"{DATA_URI_LIMIT_BYTES[k] // MB} MB" for k in kinds)
+    suffix = " (videos)" if kind is None else ""
+    return (
+        f"an HTTPS URL on a domain name (not an IP address; at most {MAX_URL_LENGTH} characters; {types} up to "
+        f"{url_mb}{suffix}, served with a real Content-Type and no redirect), a data URI "
+        f"(data:{ACCEPTED_MEDIA_TYPES[kinds[-1]][0]};base64,..., up to {data_mb}{suffix}) or an absolute local "
+        "path or file:// URI inside the directories this server may read."
+    )
+
+
+_TYPE_NAMES: Final = {"video/quicktime": "MOV", "video/webm": "WebM", "image/webp": "WebP"}
 
 
 class TaskStatus(StrEnum):
@@ -41,10 +80,7 @@ _RANKS = {
 }
 
 
-_IMAGE_URI_DESCRIPTION = (
-    "The image: an HTTPS URL on a domain name (not an IP), at most 2048 characters, serving JPEG, PNG or "
-    "WebP up to 16 MB; a data URI `data:image/png;base64,...` up to 5 MB; or an absolute local file path."
-)
+_IMAGE_URI_DESCRIPTION = "The image: " + media_input_text("image")
 
 
 class Reference(Schema):
@@ -73,6 +109,28 @@ class Keyframe(Schema):
     uri: str = Field(description=_IMAGE_URI_DESCRIPTION, min_length=1)
     seconds: float | None = Field(default=None, ge=0, description="When, in seconds from the start of the input.")
     at: float | None = Field(default=None, ge=0, le=1, description="When, as a fraction 0..1 of the input's length.")
+
+
+def item_model(param: Param) -> type[Schema]:
+    """The item type of a list parameter, by the keys the catalog gives its items."""
+    if param.item_keys == ("seconds", "at"):
+        return Keyframe
+    if param.item_keys == ("tag",):
+        return ReferenceImage
+    if not param.item_keys:
+        return Reference
+    raise ValueError(f"no item model for the keys {param.item_keys} of {param.name}; add one to runway_mcp.models")
+
+
+class CostEstimate(Schema):
+    """What a request is expected to cost, as far as the catalog knows."""
+
+    model: str
+    endpoint: str
+    credits: float | None = Field(description="Estimated Runway credits, or null when it cannot be estimated.")
+    usd_at_runway_prices: float | None = Field(description="The same in US dollars at Runway's direct price.")
+    basis: str = Field(description="How the estimate was made, e.g. '15 credits/s x 10 s'.")
+    note: str = Field(default=BILLING_NOTE)
 
 
 class Task(Schema):
@@ -183,41 +241,6 @@ class DownloadResult(Schema):
     task_id: str
     directory: str
     files: list[SavedFile]
-
-
-# Enumerations the model sees in tool schemas, built from the catalog so they cannot drift from it.
-def _literal(values: tuple[str | int, ...]) -> Any:
-    return Literal[values]  # a Literal built at run time from the catalog
-
-
-if TYPE_CHECKING:
-    VideoToVideoModel = str
-    VideoToVideoRatio = str
-    AspectRatio = str
-    ImageToVideoModel = str
-    ImageToVideoRatio = str
-    TextToImageModel = str
-    ImageRatio = str
-    UpscaleModel = str
-    CharacterModel = str
-    CharacterRatio = str
-else:
-
-    def _models(endpoint: Endpoint) -> Any:
-        return _literal(tuple(m.name for m in models_for(endpoint)))
-
-    VideoToVideoModel = _models(Endpoint.VIDEO_TO_VIDEO)
-    VideoToVideoRatio = _literal(choices_for(Endpoint.VIDEO_TO_VIDEO, "ratio"))
-    AspectRatio = _literal(choices_for(Endpoint.VIDEO_TO_VIDEO, "target_aspect_ratio"))
-    ImageToVideoModel = _models(Endpoint.IMAGE_TO_VIDEO)
-    ImageToVideoRatio = _literal(choices_for(Endpoint.IMAGE_TO_VIDEO, "ratio"))
-    TextToImageModel = _models(Endpoint.TEXT_TO_IMAGE)
-    ImageRatio = _literal(choices_for(Endpoint.TEXT_TO_IMAGE, "ratio"))
-    UpscaleModel = _models(Endpoint.VIDEO_UPSCALE)
-    CharacterModel = _models(Endpoint.CHARACTER_PERFORMANCE)
-    CharacterRatio = _literal(choices_for(Endpoint.CHARACTER_PERFORMANCE, "ratio"))
-
-PublicFigureThreshold = Literal["auto", "low"]
 
 
 class ParamInfo(Schema):

@@ -6,31 +6,8 @@ the relative cost of a request, not a quote.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from runway_mcp.catalog import CREDIT_USD, ModelSpec
-
-BILLING_NOTE = (
-    "Estimate from Runway's published credit prices (1 credit = $0.01 on Runway direct). CometAPI bills "
-    "its own prices for the same request; check your CometAPI dashboard for what you are charged."
-)
-
-
-class Schema(BaseModel):
-    """Base of every model a tool returns: its validator is built on first use, not at import (faster starts)."""
-
-    model_config = ConfigDict(defer_build=True)
-
-
-class CostEstimate(Schema):
-    """What a request is expected to cost, as far as the catalog knows."""
-
-    model: str
-    endpoint: str
-    credits: float | None = Field(description="Estimated Runway credits, or null when it cannot be estimated.")
-    usd_at_runway_prices: float | None = Field(description="The same in US dollars at Runway's direct price.")
-    basis: str = Field(description="How the estimate was made, e.g. '15 credits/s x 10 s'.")
-    note: str = Field(default=BILLING_NOTE)
+from runway_mcp.models import CostEstimate
 
 
 def _is_1080p(ratio: str | None) -> bool:

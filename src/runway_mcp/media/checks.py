@@ -1,6 +1,6 @@
 """Checks on media references that need no filesystem: classification, HTTPS URLs, data URIs.
 
-Also the wording of refusals shared with `media` (wrong type, too large), so a data URI and a
+Also the wording of refusals shared with `media/local.py` (wrong type, too large), so a data URI and a
 local file that fail the same way are told so in the same words. Import the public names from
 `runway_mcp.media.local`, which re-exports them.
 """

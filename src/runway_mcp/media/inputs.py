@@ -1,7 +1,8 @@
 """What a media field's value becomes in the upstream body: an HTTPS URL, a data URI, or a local file.
 
-The checks themselves live in `media.py`; this module applies the server's policy (are local
-files allowed, from which directories) and collects problems for one combined error.
+The checks themselves live in `media/local.py` (files) and `media/checks.py` (URLs, data URIs); this
+module applies the server's policy (are local files allowed, from which directories) and collects
+problems for one combined error.
 """
 
 from __future__ import annotations

@@ -225,10 +225,14 @@ class ToolRegistry:
 
     def tool(self, *, title: str, annotations: ToolAnnotations, description: str | None = None) -> Callable[[_F], _F]:
         def register(fn: _F) -> _F:
-            self.specs.append(ToolSpec(fn=fn, title=title, annotations=annotations, description=description))
+            self.add(ToolSpec(fn=fn, title=title, annotations=annotations, description=description))
             return fn
 
         return register
+
+    def add(self, spec: ToolSpec) -> None:
+        """Add a tool built elsewhere (the create tools are made from the catalog)."""
+        self.specs.append(spec)
 
     def build(self, cache_dir: Path | None) -> list[Tool]:
         """The tools, from the schema cache in `cache_dir` where it is current (None: no cache)."""

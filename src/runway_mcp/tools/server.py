@@ -5,40 +5,23 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Annotated
 
 from mcp.server import MCPServer
 from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings
-from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.server.request_state import RequestStateSecurity
-from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent
-from pydantic import Field
 
 from runway_mcp import __version__
 from runway_mcp.catalog import EPHEMERAL_UPLOAD_LIMIT_BYTES
 from runway_mcp.config import Settings
-from runway_mcp.errors import DownloadError, NotFoundError, RunwayMCPError, bounded
 from runway_mcp.media.inputs import MediaPolicy
-from runway_mcp.models import CancelResult, DownloadResult, Task, TaskList, TaskStatus, TaskSummary
-from runway_mcp.store.ledger import Ledger, TaskRecord
-from runway_mcp.tools.create import register_catalog_extras, register_create_tools
+from runway_mcp.store.ledger import Ledger
+from runway_mcp.tools.catalog import register_catalog_tools, register_models_resource
+from runway_mcp.tools.context import AppContext
+from runway_mcp.tools.create import register_create_tools
+from runway_mcp.tools.prompts import register_prompts
 from runway_mcp.tools.registry import ToolRegistry
-from runway_mcp.tools.support import (
-    DESTRUCTIVE_UPSTREAM,
-    READS_LOCAL_RECORD,
-    READS_UPSTREAM,
-    WRITES_LOCAL_FILES,
-    AppContext,
-    TaskId,
-    app_of,
-    owner_of,
-    tool_errors,
-    wait_and_report,
-)
+from runway_mcp.tools.tasks import register_task_resources, register_task_tools
 
 __all__ = ["AppContext", "build_server"]
 
@@ -104,6 +87,7 @@ def build_server(
 
     tools = ToolRegistry()
     register_create_tools(tools)
+    register_catalog_tools(tools)
     register_task_tools(tools)
     mcp: MCPServer[AppContext] = MCPServer(
         "runway",
@@ -117,184 +101,7 @@ def build_server(
         request_state_security=request_state_security,
         tools=tools.build(settings.schema_cache_dir()),
     )
-    register_catalog_extras(mcp)
+    register_models_resource(mcp)
+    register_prompts(mcp)
     register_task_resources(mcp, running)
     return mcp
-
-
-def register_task_tools(tools: ToolRegistry) -> None:
-    """get_task, wait_for_task, cancel_task, download_task_output and list_tasks."""
-
-    @tools.tool(title="Get a Runway task's status and results", annotations=READS_UPSTREAM)
-    async def get_task(ctx: Context, task_id: TaskId) -> Task:
-        """Look up a Runway task once: its status, progress, output URLs or failure reason. Free.
-
-        Returns status (PENDING, THROTTLED, RUNNING, SUCCEEDED, FAILED, CANCELLED), progress (0..1 while
-        running), output (result URLs when SUCCEEDED; they expire in 24-48 h, and a new get_task gives
-        fresh ones), failure and failure_code with whether a retry could help, and next_step. Do not
-        call it more often than every 5 seconds for the same task; prefer wait_for_task to wait.
-        """
-        app = app_of(ctx)
-        with tool_errors():
-            return await app.service.get(task_id, owner_of(ctx))
-
-    @tools.tool(title="Wait for a Runway task to finish", annotations=READS_UPSTREAM)
-    async def wait_for_task(
-        ctx: Context,
-        task_id: TaskId,
-        timeout_seconds: Annotated[
-            float | None,
-            Field(
-                ge=0,
-                le=3600,
-                description=(
-                    "How long to wait in this call, in seconds. Omit it for the server's default (50 s unless "
-                    "RUNWAY_MCP_WAIT_DEFAULT_SECONDS says otherwise), which fits inside the ~60 s limit many MCP "
-                    "clients put on a tool call. Longer values are capped at RUNWAY_MCP_MAX_WAIT_SECONDS (300 s)."
-                ),
-            ),
-        ] = None,
-    ) -> Task:
-        """Wait for a Runway task to finish, checking it about every 5 seconds and reporting progress. Free.
-
-        Returns as soon as the task SUCCEEDED, FAILED or was CANCELLED, or when timeout_seconds pass. If it
-        is still running then, the answer is the current task (not an error) and next_step says to call
-        wait_for_task again. Video tasks usually take 1-5 minutes, so expect to call it a few times.
-        """
-        app = app_of(ctx)
-        with tool_errors():
-            timeout = app.settings.wait_default_seconds if timeout_seconds is None else timeout_seconds
-            return await wait_and_report(ctx, app, task_id, timeout)
-
-    @tools.tool(title="Cancel or delete a Runway task", annotations=DESTRUCTIVE_UPSTREAM)
-    async def cancel_task(ctx: Context, task_id: TaskId) -> CancelResult:
-        """Stop an unfinished Runway task, or delete a finished one (its output links stop working).
-
-        Use it when the user no longer wants a task that is PENDING, THROTTLED or RUNNING. Deleting a
-        SUCCEEDED task cannot be undone: download its outputs first if they are wanted. Only Runway's
-        own API offers this route; CometAPI does not document it, and then the answer says so.
-        """
-        app = app_of(ctx)
-        with tool_errors():
-            return await app.service.cancel(task_id, owner_of(ctx))
-
-    @tools.tool(title="Download a Runway task's outputs to local files", annotations=WRITES_LOCAL_FILES)
-    async def download_task_output(
-        ctx: Context,
-        task_id: TaskId,
-        directory: Annotated[
-            str | None,
-            Field(
-                max_length=4096,
-                description=(
-                    "Absolute path of the directory to save into (created if missing). Omit it to use "
-                    "RUNWAY_MCP_OUTPUT_DIR, or the user's videos folder under runway-mcp/."
-                ),
-            ),
-        ] = None,
-    ) -> Annotated[CallToolResult, DownloadResult]:
-        """Save a SUCCEEDED task's output files to this computer, before their links expire (24-48 h). Free.
-
-        Files are named <task_id>-<n>.<ext>; an existing file is never overwritten (a numbered name is
-        used instead) and a failed download leaves no partial file. Returns the saved paths, sizes and
-        SHA-256 sums, plus file:// links to each file.
-        """
-        app = app_of(ctx)
-        with tool_errors():
-            if not app.settings.allow_local_downloads:
-                raise DownloadError(
-                    "Downloading to the server's disk is turned off on this server (it is serving over HTTP). "
-                    "Give the user the output URLs from get_task instead."
-                )
-            target = Path(directory) if directory else None
-            saved = await app.service.download(task_id, target, owner_of(ctx))
-        result = DownloadResult(
-            task_id=task_id,
-            directory=str(Path(saved[0].path).parent) if saved else str(target or app.settings.output_directory()),
-            files=saved,
-        )
-        links: list[ContentBlock] = [
-            ResourceLink(
-                name=Path(f.path).name,
-                uri=f.uri,
-                mime_type=f.media_type,
-                size=f.bytes,
-                description=f"Output {f.output_index} of task {task_id}",
-            )
-            for f in saved
-        ]
-        return CallToolResult(
-            content=[TextContent(text=result.model_dump_json(indent=2)), *links],
-            structured_content=result.model_dump(mode="json"),
-        )
-
-    @tools.tool(title="List recent Runway tasks", annotations=READS_LOCAL_RECORD)
-    async def list_tasks(
-        ctx: Context,
-        status: Annotated[
-            TaskStatus | None,
-            Field(description="Only tasks last seen in this status, e.g. RUNNING or SUCCEEDED. Omit for all."),
-        ] = None,
-        limit: Annotated[int, Field(ge=1, le=200, description="How many tasks to return, newest first (1-200).")] = 20,
-    ) -> TaskList:
-        """List the tasks this server created, newest first, from its local record (survives restarts). Free.
-
-        Use it to find a task_id again (for example after a restart or a lost reply). Statuses are as last
-        seen by this server; call get_task for a live status and fresh output links.
-        """
-        app = app_of(ctx)
-        with tool_errors():
-            records = await app.ledger.list_recent(
-                status=status.value if status else None, limit=limit, owner=owner_of(ctx)
-            )
-        return TaskList(tasks=[summary_of(r) for r in records], ledger_enabled=app.ledger.enabled)
-
-
-def register_task_resources(mcp: MCPServer[AppContext], running: list[AppContext]) -> None:
-    """runway://tasks and runway://tasks/{task_id}."""
-
-    @mcp.resource(
-        "runway://tasks",
-        name="recent_tasks",
-        title="Recent Runway tasks",
-        description="The 50 most recent tasks this server created, newest first (statuses as last seen).",
-        mime_type="application/json",
-    )
-    async def recent_tasks_resource() -> str:
-        if not running:
-            raise ResourceError("The server is still starting; try again in a moment.")
-        app = running[-1]
-        records = await app.ledger.list_recent(status=None, limit=50, owner=owner_of(None))
-        listing = TaskList(tasks=[summary_of(r) for r in records], ledger_enabled=app.ledger.enabled)
-        return listing.model_dump_json(indent=2)
-
-    @mcp.resource(
-        "runway://tasks/{task_id}",
-        name="task",
-        title="A Runway task",
-        description="One task, refreshed from the upstream: status, progress, outputs, failure.",
-        mime_type="application/json",
-    )
-    async def task_resource(task_id: str, ctx: Context) -> str:
-        app = app_of(ctx)
-        try:
-            task = await app.service.get(task_id, owner_of(ctx))
-        except NotFoundError as exc:
-            raise ResourceNotFoundError(bounded(exc.message)) from None
-        except RunwayMCPError as exc:
-            raise ResourceError(bounded(exc.message)) from None
-        return task.model_dump_json(indent=2)
-
-
-def summary_of(record: TaskRecord) -> TaskSummary:
-    return TaskSummary(
-        task_id=record.task_id,
-        endpoint=record.endpoint,
-        model=record.model,
-        prompt=record.prompt,
-        status=record.status,
-        created_at=datetime.fromtimestamp(record.created_at, UTC).isoformat(timespec="seconds"),
-        outputs=list(record.outputs),
-        downloads=list(record.downloads),
-        failure=record.failure,
-    )

@@ -1,0 +1,122 @@
+"""The catalog's tools and resource: estimate_cost, list_models and runway://models. All free."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from pydantic import Field
+
+from runway_mcp.catalog import DEFAULT_MODELS, MODELS, Endpoint, ModelSpec, Param, get_model, models_for
+from runway_mcp.errors import InputError, quoted
+from runway_mcp.models import CostEstimate, ModelInfo, ModelList, ParamInfo
+from runway_mcp.pricing import estimate
+from runway_mcp.tools.annotations import READS_LOCAL_RECORD
+from runway_mcp.tools.context import app_of, tool_errors
+from runway_mcp.tools.registry import ToolRegistry
+
+ROUTES_TEXT = "The route: " + ", ".join(endpoint.value for endpoint in Endpoint) + "."
+
+
+def tool_for(endpoint: Endpoint) -> str:
+    """The create tool of a route."""
+    return f"create_{endpoint.value}"
+
+
+def register_catalog_tools(tools: ToolRegistry) -> None:
+    """Add estimate_cost and list_models."""
+
+    @tools.tool(
+        title="Estimate what a Runway request costs",
+        annotations=READS_LOCAL_RECORD,
+    )
+    async def estimate_cost(
+        endpoint: Annotated[
+            Endpoint,
+            Field(description=ROUTES_TEXT),
+        ],
+        model: Annotated[str | None, Field(description="The model; omit for the route's default.")] = None,
+        duration_seconds: Annotated[
+            float | None,
+            Field(
+                gt=0,
+                le=600,
+                description="Length of the output in seconds (for video-to-video: the input clip's length).",
+            ),
+        ] = None,
+        ratio: Annotated[
+            str | None, Field(description="For text_to_image: the image size, which sets the price tier.")
+        ] = None,
+    ) -> CostEstimate:
+        """Estimate a request's cost in Runway credits from the catalog's prices, without creating anything. Free.
+
+        Use it before creating, especially for batches, to tell the user what it will cost. Prices are
+        Runway's list prices (1 credit = $0.01); CometAPI bills its own prices for the same request.
+        """
+        with tool_errors():
+            spec = get_model(endpoint, model or DEFAULT_MODELS[endpoint])
+            if spec is None:
+                known = ", ".join(m.name for m in models_for(endpoint))
+                raise InputError([f"model: {quoted(model)} is not a {endpoint.value} model. Use one of: {known}."])
+            return estimate(spec, duration_seconds=duration_seconds, ratio=ratio)
+
+    @tools.tool(
+        title="List the Runway models this server knows",
+        annotations=READS_LOCAL_RECORD,
+    )
+    async def list_models(
+        ctx: Context,
+        endpoint: Annotated[Endpoint | None, Field(description="Only this route's models; omit for all.")] = None,
+    ) -> ModelList:
+        """List every model by route, with its parameters, limits, price and the providers known to accept it. Free."""
+        return model_list(app_of(ctx).settings.provider, endpoint)
+
+
+def register_models_resource(mcp: MCPServer[Any]) -> None:
+    """Add runway://models."""
+
+    @mcp.resource(
+        "runway://models",
+        name="models",
+        title="Runway models",
+        description="Every model the server knows, by route, with parameters, limits, prices and providers.",
+        mime_type="application/json",
+    )
+    async def models_resource() -> str:
+        return model_list(None, None).model_dump_json(indent=2, exclude_none=True)
+
+
+def param_info(param: Param) -> ParamInfo:
+    return ParamInfo(
+        name=param.name,
+        required=param.required,
+        kind=param.kind,
+        choices=list(param.choices) or None,
+        minimum=param.minimum,
+        maximum=param.maximum,
+        max_characters=param.max_utf16,
+        max_items=param.max_items or None,
+        min_items=param.min_items or None,
+        media=param.media or (f"from {param.media_from}" if param.media_from else None),
+    )
+
+
+def model_info(spec: ModelSpec) -> ModelInfo:
+    return ModelInfo(
+        name=spec.name,
+        endpoint=spec.endpoint.value,
+        tool=tool_for(spec.endpoint),
+        summary=spec.summary,
+        default=DEFAULT_MODELS[spec.endpoint] == spec.name,
+        providers=list(spec.providers),
+        credits_per_second=spec.credits_per_second,
+        credits_per_image=spec.credits_per_image,
+        parameters=[param_info(p) for p in spec.params],
+        notes=spec.notes,
+    )
+
+
+def model_list(provider: str | None, endpoint: Endpoint | None) -> ModelList:
+    chosen = [m for m in MODELS if endpoint is None or m.endpoint is endpoint]
+    return ModelList(provider=provider, models=[model_info(m) for m in chosen])

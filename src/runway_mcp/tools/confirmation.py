@@ -1,0 +1,70 @@
+"""Asking the user before a paid create (RUNWAY_MCP_CONFIRM_SPEND=1), through MCP elicitation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server.elicitation import AcceptedElicitation
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.resolve import Elicit
+from pydantic import Field
+
+from runway_mcp.catalog import DEFAULT_MODELS, Endpoint, get_model
+from runway_mcp.errors import InputError
+from runway_mcp.models import Schema
+from runway_mcp.pricing import estimate
+from runway_mcp.tools.context import app_of
+
+
+class SpendConfirmation(Schema):
+    """The user's answer when the server asks before spending credits."""
+
+    confirm: bool = Field(description="Spend the credits and create the task?")
+
+
+UNSUPPORTED_CONFIRMATION = "unsupported"
+
+
+def confirm_spend_resolver(endpoint: Endpoint) -> Any:
+    """A resolver asking the user to confirm a paid create (RUNWAY_MCP_CONFIRM_SPEND=1).
+
+    It runs before the tool body. Where no confirmation is needed it answers yes by itself; for a
+    client that cannot show a form (no elicitation capability) it answers `unsupported`, which the
+    tool turns into a clear refusal.
+    """
+
+    async def confirm_spend(ctx: Context, model: str | None, dry_run: bool) -> Any:
+        app = app_of(ctx)
+        if not app.settings.confirm_spend or dry_run:
+            return SpendConfirmation(confirm=True)
+        capabilities = ctx.client_capabilities
+        elicitation = capabilities.elicitation if capabilities is not None else None
+        if elicitation is None or (elicitation.form is None and elicitation.url is not None):
+            return UNSUPPORTED_CONFIRMATION
+        name = model or DEFAULT_MODELS[endpoint]
+        spec = get_model(endpoint, name)
+        cost = estimate(spec).basis if spec else "unknown"
+        return Elicit(
+            f"Create a paid Runway {endpoint.value} task with {name}? "
+            f"Cost: {cost} (Runway list price; CometAPI bills its own).",
+            SpendConfirmation,
+        )
+
+    confirm_spend.__name__ = f"confirm_spend_{endpoint.value}"
+    return confirm_spend
+
+
+def check_confirmation(outcome: Any) -> None:
+    if isinstance(outcome, AcceptedElicitation):
+        data = outcome.data
+        if data == UNSUPPORTED_CONFIRMATION:
+            raise InputError(
+                [
+                    "This server asks the user to confirm every paid create (RUNWAY_MCP_CONFIRM_SPEND=1), but "
+                    "this MCP client cannot show confirmation prompts (it lacks MCP elicitation). Use a client "
+                    "that supports elicitation, or ask the server's owner to turn confirmation off."
+                ]
+            )
+        if isinstance(data, SpendConfirmation) and data.confirm:
+            return
+    raise InputError(["The user did not confirm spending credits on this task, so nothing was created."])

@@ -1,0 +1,183 @@
+"""A create tool's parameters, read from the catalog: type, schema bounds and the text a model reads.
+
+One catalog parameter may be taken by several models of a route, with different limits. The tool
+offers it once, with bounds that admit every model's values (the request is checked against the
+chosen model's own limits before anything is sent) and a description that states each model's
+limits, which models take it, and which require it. Nothing here names a model or a number: they
+all come from the catalog.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, cast
+
+from pydantic import Field
+
+from runway_mcp.catalog import DEFAULT_MODELS, Endpoint, ModelSpec, Param, endpoint_params, models_for
+from runway_mcp.models import item_model, media_input_text
+
+
+@dataclass(frozen=True)
+class Usage:
+    """One parameter name on one route: the models that take it, each with its own `Param`."""
+
+    name: str
+    takers: tuple[tuple[ModelSpec, Param], ...]
+    everyone: tuple[ModelSpec, ...]
+
+    @property
+    def params(self) -> list[Param]:
+        return [param for _, param in self.takers]
+
+    @property
+    def first(self) -> Param:
+        return self.takers[0][1]
+
+    @property
+    def required_by_all(self) -> bool:
+        return len(self.takers) == len(self.everyone) and all(p.required for p in self.params)
+
+
+def usages(endpoint: Endpoint) -> list[Usage]:
+    """Every parameter of the route's models, in the order the models name them (the default model first)."""
+    everyone = models_for(endpoint)
+    found = endpoint_params(endpoint)
+    return [
+        Usage(name, tuple((m, p) for m in takers if (p := m.param(name)) is not None), everyone)
+        for name, takers in found.items()
+    ]
+
+
+def catalog_parameters(endpoint: Endpoint, *, required: tuple[str, ...] = ()) -> list[inspect.Parameter]:
+    """The route's parameters, keyword-only: the required ones first, then `model`, then the rest.
+
+    A parameter is required when every model of the route requires it, or when it is named in `required`.
+    """
+    all_usages = usages(endpoint)
+    needed = [u for u in all_usages if u.required_by_all or u.name in required]
+    optional = [u for u in all_usages if u not in needed]
+    return [
+        *(_parameter(u, required=True) for u in needed),
+        model_parameter(endpoint),
+        *(_parameter(u, required=False) for u in optional),
+    ]
+
+
+def model_parameter(endpoint: Endpoint) -> inspect.Parameter:
+    models, default = models_for(endpoint), DEFAULT_MODELS[endpoint]
+    text = f"The Runway model (default {default}). " + " ".join(f"{m.name}: {m.summary}" for m in models)
+    annotation = _annotated(_literal(m.name for m in models), Field(description=text))
+    return inspect.Parameter("model", inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+
+
+def _parameter(usage: Usage, *, required: bool) -> inspect.Parameter:
+    value_type, bounds = _type_and_bounds(usage)
+    field = Field(description=describe(usage, required=required), **bounds)
+    annotation = _annotated(value_type if required else value_type | None, field)
+    default = inspect.Parameter.empty if required else None
+    return inspect.Parameter(usage.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+
+
+def _type_and_bounds(usage: Usage) -> tuple[Any, dict[str, Any]]:
+    """The Python type the SDK turns into the schema, and the bounds that admit every model's values."""
+    params, kind = usage.params, usage.first.kind
+    if kind == "text":
+        return str, {"min_length": 1, "max_length": max(p.max_utf16 or 0 for p in params) or None}
+    if kind in ("integer", "number"):
+        lows, highs = [_low(p) for p in params], [_high(p) for p in params]
+        bounds = {
+            "ge": None if None in lows else min(x for x in lows if x is not None),
+            "le": None if None in highs else max(x for x in highs if x is not None),
+        }
+        return (int if kind == "integer" else float), {k: _whole(v) for k, v in bounds.items() if v is not None}
+    if kind == "choice":
+        return _literal(choice for p in params for choice in p.choices), {}
+    if kind == "media":
+        return str, {"min_length": 1}
+    if kind == "items":
+        least = min(p.min_items for p in params)
+        sizes = {"max_length": max(p.max_items for p in params)} | ({"min_length": least} if least else {})
+        return list[item_model(usage.first)], sizes  # type: ignore[misc]
+    return bool, {}
+
+
+def describe(usage: Usage, *, required: bool = False) -> str:
+    """What the parameter means, each model's limits, and which models take it (and require it, when optional)."""
+    text = next((p.about for p in usage.params if p.about), usage.name.replace("_", " ").capitalize() + ".")
+    if usage.first.kind == "media":
+        text += ": " + media_input_text(usage.first.media)
+    elif limits := _limits(usage):
+        text += " " + limits
+    everyone, takers = usage.everyone, [m for m, _ in usage.takers]
+    if len(everyone) > 1 and len(takers) < len(everyone):
+        text += f" Only for: {', '.join(m.name for m in takers)}."
+    needed = [m.name for m, p in usage.takers if p.required]
+    if not required and needed and len(everyone) > 1 and len(needed) < len(takers):
+        text += f" Required for: {', '.join(needed)}."
+    return text
+
+
+def _limits(usage: Usage) -> str:
+    """Each model's limit for this parameter: `Up to 1000 characters for gen4_aleph, aleph2; 3500 for seedance2`."""
+    kind = usage.first.kind
+    if kind == "text":
+        stated = _grouped(usage, lambda p: str(p.max_utf16) if p.max_utf16 else None, unit=" characters")
+        return f"Up to {stated}, counted as UTF-16 code units (an emoji counts 2)." if stated else ""
+    if kind in ("integer", "number"):
+        stated = _grouped(usage, _range_text)
+        return f"Allowed: {stated}." if stated else ""
+    if kind == "items":
+        stated = _grouped(usage, lambda p: f"{p.min_items}-{p.max_items}" if p.min_items else f"at most {p.max_items}")
+        return f"How many: {stated}." if stated else ""
+    return ""
+
+
+def _grouped(usage: Usage, state: Callable[[Param], str | None], unit: str = "") -> str:
+    """`state(param)` of each model: one phrase when they agree, else `value for a, b; value for c`."""
+    groups: dict[str, list[str]] = {}
+    for model, param in usage.takers:
+        value = state(param)
+        if value is not None:
+            groups.setdefault(value, []).append(model.name)
+    phrases = [f"{value}{unit if i == 0 else ''}" for i, value in enumerate(groups)]
+    if len(groups) <= 1 or len(usage.takers) == 1:
+        return phrases[0] if phrases else ""
+    return "; ".join(f"{phrase} for {', '.join(names)}" for phrase, names in zip(phrases, groups.values(), strict=True))
+
+
+def _range_text(param: Param) -> str | None:
+    if param.choices:
+        values = [str(c) for c in param.choices]
+        return values[0] if len(values) == 1 else f"{', '.join(values[:-1])} or {values[-1]}"
+    if param.minimum is None and param.maximum is None:
+        return None
+    low = "any" if param.minimum is None else _whole(param.minimum)
+    high = "any" if param.maximum is None else _whole(param.maximum)
+    return f"{low}-{high}"
+
+
+def _low(param: Param) -> float | None:
+    if param.choices:
+        return min(float(c) for c in param.choices)
+    return param.minimum
+
+
+def _high(param: Param) -> float | None:
+    if param.choices:
+        return max(float(c) for c in param.choices)
+    return param.maximum
+
+
+def _whole(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
+
+
+def _annotated(value_type: Any, field: Any) -> Any:
+    return cast(Any, Annotated)[value_type, field]  # built at run time from the catalog
+
+
+def _literal(values: Iterable[str | int]) -> Any:
+    return Literal[tuple(dict.fromkeys(values))]  # a Literal built at run time from the catalog
