@@ -1,38 +1,37 @@
 """The task service: create, look up, wait for, cancel and download tasks. No MCP in here.
 
-Tools in `server.py` validate their arguments, call one method here and shape the answer.
+Tools in `runway_mcp.tools` validate their arguments, call one method here and shape the answer.
 `owner` keeps callers of a shared server apart (an opaque id, never a key); None on stdio.
+The policies around the upstream calls are separate units with bounded memory, composed here:
+idempotent creates (`idempotency`), the daily budget (`budget`), fresh and deleted tasks
+(`freshness`), poll pacing (`pacing`) and owner scoping (`ownership`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx
 
-from runway_mcp.errors import (
-    BudgetExceededError,
-    DownloadError,
-    InputError,
-    NotFoundError,
-    NotSupportedError,
-    quoted,
-)
+from runway_mcp.errors import DownloadError, InputError, NotFoundError, NotSupportedError, quoted
 from runway_mcp.media.body import StreamingJsonBody, materialize
 from runway_mcp.media.inputs import verify_remote_asset
-from runway_mcp.models import CancelResult, CreatedTask, SavedFile, Task, TaskStatus
-from runway_mcp.pricing import CostEstimate
+from runway_mcp.models import CancelResult, CostEstimate, CreatedTask, SavedFile, Task, TaskStatus
+from runway_mcp.service.budget import DailyBudget
+from runway_mcp.service.freshness import DELETED, FreshTasks
+from runway_mcp.service.idempotency import Idempotency
+from runway_mcp.service.ownership import OwnerScope
+from runway_mcp.service.pacing import PollPacing
 from runway_mcp.service.requests import PreparedRequest
 from runway_mcp.service.waiting import OnPoll, wait_for
-from runway_mcp.store.ledger import Ledger, TaskRecord, canonical_request_hash, sanitize_params
+from runway_mcp.store.ledger import Ledger
+from runway_mcp.store.records import TaskRecord, canonical_request_hash, sanitize_params
 from runway_mcp.upstream.client import RunwayClient
 from runway_mcp.upstream.downloads import DownloadPolicy, download_all
 from runway_mcp.upstream.task_shapes import build_task
@@ -40,42 +39,10 @@ from runway_mcp.upstream.uploads import upload_local_media
 
 logger = logging.getLogger("runway_mcp.service.task_service")
 
-DAY_SECONDS = 86400.0
-# The ledger's status for a finished task that cancel_task deleted upstream (not a Runway status).
-DELETED = "DELETED"
+__all__ = ["DELETED", "TaskService", "WaitResult"]
+
 # How long cancel_task keeps trying to reach a task that was created moments ago and is not visible yet.
 FRESH_DELETE_PATIENCE_SECONDS = 20.0
-
-
-@dataclass
-class RecentCreations:
-    """Tasks this process created, with when, so a fresh task's `task_not_exist` reads as PENDING."""
-
-    grace_seconds: float
-    _created: dict[str, float] = field(default_factory=dict)
-    # Creation times of the last 24 hours, for the daily budget when the ledger is unavailable.
-    _times: list[float] = field(default_factory=list)
-
-    def add(self, task_id: str, at: float | None = None) -> None:
-        now = time.time()
-        self._created[task_id] = now if at is None else at
-        self._times = [t for t in self._times if now - t <= DAY_SECONDS]
-        self._times.append(self._created[task_id])
-        for old in [t for t, created in self._created.items() if now - created > self.grace_seconds]:
-            del self._created[old]
-
-    def count_since(self, since: float) -> int:
-        return sum(1 for created in self._times if created >= since)
-
-    def is_fresh(self, task_id: str) -> bool:
-        created = self._created.get(task_id)
-        return created is not None and time.time() - created <= self.grace_seconds
-
-
-@dataclass(frozen=True)
-class _KeyRecord:
-    task_id: str
-    request_hash: str
 
 
 @dataclass(frozen=True)
@@ -112,17 +79,12 @@ class TaskService:
         self.client = client
         self.ledger = ledger
         self.settings = client.settings
-        self.recent = RecentCreations(self.settings.fresh_task_grace_seconds)
         self._download_http = download_http
-
-        self._last_poll: dict[str, float] = {}
-        self._deleted: set[str] = set()
-        self._keys: dict[tuple[str | None, str], _KeyRecord] = {}
-        self._idempotency_locks: defaultdict[tuple[str | None, str], anyio.Lock] = defaultdict(anyio.Lock)
-        # Only taken when a daily budget is set, so concurrent creates cannot both slip under it.
-        self._budget_lock: AbstractAsyncContextManager[object] = (
-            anyio.Lock() if self.settings.max_tasks_per_day else nullcontext()
-        )
+        self.idempotency = Idempotency(ledger)
+        self.budget = DailyBudget(self.settings.max_tasks_per_day, ledger)
+        self.fresh = FreshTasks(self.settings.fresh_task_grace_seconds, ledger)
+        self.pacing = PollPacing(self.settings.effective_poll_interval)
+        self.owners = OwnerScope(ledger)
 
     def _downloads(self) -> httpx.AsyncClient:
         """The client for output downloads, uploads and URL checks (never sends the API key)."""
@@ -142,26 +104,14 @@ class TaskService:
             described, request_hash = await anyio.to_thread.run_sync(_describe_request, request)
             if idempotency_key is None:
                 return await self._submit(request, described, request_hash, None, owner)
-            async with self._idempotency_locks[(owner, idempotency_key)]:
-                original: TaskRecord | _KeyRecord | None = await self.ledger.find_idempotent(idempotency_key, owner)
-                if original is None and (remembered := self._keys.get((owner, idempotency_key))):
-                    original = remembered
-                if original is None:
-                    created = await self._submit(request, described, request_hash, idempotency_key, owner)
-                    assert created.task_id is not None
-                    # Also kept in memory, so a key works in this process even when the ledger cannot be written.
-                    self._keys[(owner, idempotency_key)] = _KeyRecord(created.task_id, request_hash)
-                    return created
-                if original.request_hash != request_hash:
-                    raise InputError(
-                        [
-                            f"idempotency_key: {idempotency_key!r} was already used for a different request "
-                            f"(task {original.task_id}). Use a new key for a new request, or repeat the "
-                            "original parameters exactly to get the original task back."
-                        ]
-                    )
-                logger.info("idempotent replay of task %s", original.task_id)
-                return self._created(original.task_id, request, replayed=True)
+            async with self.idempotency.claim(idempotency_key, owner, request_hash) as claim:
+                if claim.original is not None:
+                    logger.info("idempotent replay of task %s", claim.original)
+                    return self._created(claim.original, request, replayed=True)
+                created = await self._submit(request, described, request_hash, idempotency_key, owner)
+                assert created.task_id is not None
+                claim.remember(created.task_id)
+                return created
         finally:
             request.close()
 
@@ -215,21 +165,6 @@ class TaskService:
             value.body_value = uri
             local.close()
 
-    async def _check_budget(self, owner: str | None) -> None:
-        """Refuse before sending when RUNWAY_MCP_MAX_TASKS_PER_DAY tasks were created in the last 24 hours."""
-        limit = self.settings.max_tasks_per_day
-        if limit is None:
-            return
-        since = time.time() - DAY_SECONDS
-        counted = await self.ledger.count_created_since(since, owner) if self.ledger.enabled else 0
-        created = max(counted, self.recent.count_since(since))
-        if created >= limit:
-            raise BudgetExceededError(
-                f"The daily budget of this server is used up: {created} of {limit} tasks were created in the last "
-                "24 hours (RUNWAY_MCP_MAX_TASKS_PER_DAY). Nothing was sent and nothing was spent. Try again later "
-                "or ask the server's owner to raise the limit."
-            )
-
     async def _submit(
         self,
         request: PreparedRequest,
@@ -238,13 +173,13 @@ class TaskService:
         idempotency_key: str | None,
         owner: str | None,
     ) -> CreatedTask:
-        async with self._budget_lock:
-            await self._check_budget(owner)
+        async with self.budget.reserve(owner):
             await self._upload_large_media(request)
             body = StreamingJsonBody(request.body) if request.media_is_local else request.body
             task_id = await self.client.create_task(request.endpoint.value, body)
             created_at = time.time()
-            self.recent.add(task_id, created_at)
+            self.budget.record(created_at)
+            self.fresh.created(task_id, created_at)
         logger.info("created task %s (%s, %s)", task_id, request.endpoint.value, request.model)
         await self.ledger.record_created(
             TaskRecord(
@@ -276,13 +211,13 @@ class TaskService:
 
     async def get(self, task_id: str, owner: str | None = None) -> Task:
         """The task as the upstream reports it now, in one normalised shape; the ledger is updated."""
-        await self._check_owner(task_id, owner)
+        await self.owners.check(task_id, owner)
         try:
             task = await self.client.get_task(task_id)
         except NotFoundError:
-            if await self._is_fresh(task_id):
+            if await self.fresh.is_fresh(task_id):
                 return build_task(task_id=task_id, status=TaskStatus.PENDING, not_visible_yet=True)
-            if task_id in self._deleted:
+            if self.fresh.was_deleted(task_id):
                 raise NotFoundError(
                     f"Task {task_id} was deleted with cancel_task after it finished; it no longer exists upstream."
                 ) from None
@@ -297,24 +232,6 @@ class TaskService:
         )
         return task
 
-    async def _is_fresh(self, task_id: str) -> bool:
-        """A task created moments ago (not visible upstream yet) rather than a wrong or deleted id."""
-        if task_id in self._deleted:
-            return False
-        if self.recent.is_fresh(task_id):
-            return True
-        record = await self.ledger.get(task_id)
-        return (
-            record is not None
-            and record.status != DELETED
-            and time.time() - record.created_at <= self.settings.fresh_task_grace_seconds
-        )
-
-    async def _check_owner(self, task_id: str, owner: str | None) -> None:
-        """On a shared server, a caller may only touch tasks it created."""
-        if owner is not None and await self.ledger.get(task_id, owner) is None:
-            raise NotFoundError(f"No task with id {task_id!r} was created by this caller on this server.")
-
     async def wait(self, task_id: str, timeout_seconds: float, on_poll: OnPoll, owner: str | None = None) -> WaitResult:
         """Poll until the task is terminal or `timeout_seconds` pass (capped by the settings)."""
         started = time.monotonic()
@@ -322,9 +239,9 @@ class TaskService:
         interval = self.settings.effective_poll_interval
         # A wait that follows another (the agent calling again) must not look sooner than one interval
         # after the previous look, or back-to-back calls would poll faster than Runway asks.
-        since_last = started - self._last_poll.get(task_id, float("-inf"))
-        if since_last < interval:
-            await anyio.sleep(min(interval - since_last, timeout))
+        pause = self.pacing.delay(task_id)
+        if pause > 0:
+            await anyio.sleep(min(pause, timeout))
         # The pause counts against the caller's timeout: a 50 s wait must end by 50 s.
         timeout = max(timeout - (time.monotonic() - started), 0.0)
 
@@ -332,11 +249,11 @@ class TaskService:
             try:
                 return await self.get(task_id, owner)
             finally:
-                self._last_poll[task_id] = time.monotonic()
+                self.pacing.polled(task_id)
 
         task, finished = await wait_for(look, timeout_seconds=timeout, interval=interval, on_poll=on_poll)
         if task.terminal:
-            self._last_poll.pop(task_id, None)
+            self.pacing.forget(task_id)
         return WaitResult(task, finished)
 
     # Changing -----------------------------------------------------------------------------------
@@ -353,7 +270,7 @@ class TaskService:
             ) from None
         outcome = "deleted" if before.terminal else "cancelled"
         if before.terminal:
-            self._deleted.add(task_id)
+            self.fresh.deleted(task_id)
         status = DELETED if before.terminal else TaskStatus.CANCELLED.value
         await self.ledger.update_status(
             task_id, status=status, progress=None, outputs=None, failure=None, failure_code=None
@@ -378,7 +295,7 @@ class TaskService:
                 await self.client.delete_task(task_id)
                 return
             except NotFoundError:
-                if not await self._is_fresh(task_id) or time.monotonic() >= deadline:
+                if not await self.fresh.is_fresh(task_id) or time.monotonic() >= deadline:
                     raise
             await anyio.sleep(self.settings.effective_poll_interval)
 
