@@ -41,7 +41,7 @@ from benchmarks.harness import (
     succeeded_task,
 )
 from benchmarks.per_call import upstream_headers
-from runway_mcp.upstream.client import make_http_client
+from runway_mcp.upstream.transport import make_http_client
 
 BURST_TIMEOUT_SECONDS = 120.0
 HTTP_START_TIMEOUT_SECONDS = 30.0

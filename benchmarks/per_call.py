@@ -53,7 +53,8 @@ from benchmarks.harness import (
 from benchmarks.hello_server import server as hello_world
 from runway_mcp import __version__
 from runway_mcp.catalog import DEFAULT_RUNWAY_VERSION
-from runway_mcp.store.ledger import Ledger, TaskRecord
+from runway_mcp.store.ledger import Ledger
+from runway_mcp.store.records import TaskRecord
 
 TARGET_STDIO_ADDED_MS = 2.0
 WARM_UP_CALLS = 10
@@ -69,7 +70,7 @@ Arm = Callable[[], Awaitable[None]]
 
 
 def upstream_headers() -> dict[str, str]:
-    """What RunwayClient sends with a GET tasks/{id} (see upstream.py)."""
+    """What RunwayClient sends with a GET tasks/{id} (see runway_mcp.upstream.client)."""
     return {
         "Authorization": f"Bearer {KEY}",
         "Accept": "application/json",

@@ -2,6 +2,10 @@
 
 The API key is a `SecretStr`: its repr, str and any model dump show `**********`. The only place
 that reads its value is the upstream client, when it builds the `Authorization` header.
+
+Default locations (the ledger's file, the directories local media may be read from) are
+configuration too, so they are worked out here and handed to the ledger and the media code: config
+sits below them and imports neither.
 """
 
 from __future__ import annotations
@@ -9,15 +13,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from runway_mcp.catalog import DEFAULT_RUNWAY_VERSION, MIN_POLL_INTERVAL_SECONDS, Provider
-from runway_mcp.media.local import default_allowed_roots
-from runway_mcp.store.ledger import default_ledger_path
 
 DEFAULT_BASE_URLS: dict[Provider, str] = {
     "cometapi": "https://api.cometapi.com",
@@ -27,6 +29,43 @@ DEFAULT_BASE_URLS: dict[Provider, str] = {
 API_PREFIXES: dict[Provider, str] = {"cometapi": "/runwayml/v1", "runway": "/v1"}
 KEY_VARIABLES: dict[Provider, str] = {"cometapi": "COMETAPI_KEY", "runway": "RUNWAYML_API_SECRET"}
 BASE_URL_VARIABLES: dict[Provider, str] = {"cometapi": "COMETAPI_BASE_URL", "runway": "RUNWAYML_BASE_URL"}
+ALLOWED_DIRS_ENV: Final = "RUNWAY_MCP_ALLOWED_DIRS"
+LEDGER_FILE_NAME: Final = "tasks.sqlite3"
+
+
+# Environment variables read as they are (a list field takes comma-separated values), by Settings field.
+VARIABLES: Final[dict[str, str]] = {
+    "RUNWAY_VERSION": "runway_version",
+    "RUNWAY_MCP_CONNECT_TIMEOUT": "connect_timeout",
+    "RUNWAY_MCP_READ_TIMEOUT": "read_timeout",
+    "RUNWAY_MCP_RETRY_BUDGET": "retry_budget_seconds",
+    "RUNWAY_MCP_MAX_RETRIES": "max_retries",
+    "RUNWAY_MCP_LOG_LEVEL": "log_level",
+    "RUNWAY_MCP_DATA_DIR": "data_dir",
+    "RUNWAY_MCP_OUTPUT_DIR": "output_dir",
+    "RUNWAY_MCP_POLL_INTERVAL": "poll_interval_seconds",
+    "RUNWAY_MCP_WAIT_DEFAULT_SECONDS": "wait_default_seconds",
+    "RUNWAY_MCP_MAX_WAIT_SECONDS": "wait_max_seconds",
+    "RUNWAY_MCP_MAX_DOWNLOAD_MB": "max_download_mb",
+    "RUNWAY_MCP_DOWNLOAD_TIMEOUT": "download_timeout_seconds",
+    "RUNWAY_MCP_LEDGER": "ledger_enabled",
+    "RUNWAY_MCP_VERIFY_URLS": "verify_urls",
+    "RUNWAY_MCP_MAX_TASKS_PER_DAY": "max_tasks_per_day",
+    "RUNWAY_MCP_CONFIRM_SPEND": "confirm_spend",
+    "RUNWAY_MCP_HOST": "http_host",
+    "RUNWAY_MCP_PORT": "http_port",
+    "RUNWAY_MCP_PUBLIC_URL": "public_url",
+    "RUNWAY_MCP_ALLOW_UNAUTHENTICATED": "allow_unauthenticated",
+    "RUNWAY_MCP_BYO_KEY": "byo_key",
+    "RUNWAY_MCP_HTTP_ALLOW_LOCAL_FILES": "http_allow_local_files",
+    "RUNWAY_MCP_HTTP_ALLOW_LOCAL_DOWNLOADS": "http_allow_local_downloads",
+    "RUNWAY_MCP_STATELESS": "stateless_http",
+    "RUNWAY_MCP_AUTH_TOKENS": "auth_tokens",
+    "RUNWAY_MCP_ALLOWED_HOSTS": "allowed_hosts",
+    "RUNWAY_MCP_ALLOWED_ORIGINS": "allowed_origins",
+    "RUNWAY_MCP_REQUEST_STATE_KEYS": "request_state_keys",
+}
+LIST_FIELDS: Final = frozenset({"auth_tokens", "allowed_hosts", "allowed_origins", "request_state_keys"})
 
 
 class SettingsError(ValueError):
@@ -45,6 +84,34 @@ def normalise_base_url(raw: str) -> str:
             url = url[: -len(suffix)]
             break
     return url.rstrip("/")
+
+
+def default_allowed_roots(env_value: str | None) -> list[Path]:
+    """The directories local files may come from: the os.pathsep-separated `RUNWAY_MCP_ALLOWED_DIRS`.
+
+    `env_value` is that variable's raw value; unset or empty means the user's home directory.
+    Raises ValueError for a relative entry, which would depend on the server's working directory.
+    """
+    roots: list[Path] = []
+    for entry in (env_value or "").split(os.pathsep):
+        if not entry.strip():
+            continue
+        root = Path(entry).expanduser()
+        if not root.is_absolute():
+            raise ValueError(f"{ALLOWED_DIRS_ENV} entries must be absolute paths; {entry!r} is not.")
+        if root not in roots:
+            roots.append(root)
+    return roots or [Path.home()]
+
+
+def default_ledger_path(data_dir: Path | None = None) -> Path:
+    """Where the task ledger lives: `data_dir` when the caller has one, else the user's data directory."""
+    base = (
+        data_dir.expanduser()
+        if data_dir is not None
+        else Path(platformdirs.user_data_dir("runway-mcp", appauthor=False))
+    )
+    return base / LEDGER_FILE_NAME
 
 
 class Settings(BaseModel):
@@ -191,36 +258,13 @@ class Settings(BaseModel):
             values["api_key"] = SecretStr(key)
         base = get(BASE_URL_VARIABLES[provider]) or DEFAULT_BASE_URLS[provider]
         values["base_url"] = base
-        simple = {
-            "RUNWAY_VERSION": "runway_version",
-            "RUNWAY_MCP_CONNECT_TIMEOUT": "connect_timeout",
-            "RUNWAY_MCP_READ_TIMEOUT": "read_timeout",
-            "RUNWAY_MCP_RETRY_BUDGET": "retry_budget_seconds",
-            "RUNWAY_MCP_MAX_RETRIES": "max_retries",
-            "RUNWAY_MCP_LOG_LEVEL": "log_level",
-            "RUNWAY_MCP_DATA_DIR": "data_dir",
-            "RUNWAY_MCP_OUTPUT_DIR": "output_dir",
-            "RUNWAY_MCP_POLL_INTERVAL": "poll_interval_seconds",
-            "RUNWAY_MCP_WAIT_DEFAULT_SECONDS": "wait_default_seconds",
-            "RUNWAY_MCP_MAX_WAIT_SECONDS": "wait_max_seconds",
-            "RUNWAY_MCP_MAX_DOWNLOAD_MB": "max_download_mb",
-            "RUNWAY_MCP_DOWNLOAD_TIMEOUT": "download_timeout_seconds",
-            "RUNWAY_MCP_LEDGER": "ledger_enabled",
-            "RUNWAY_MCP_VERIFY_URLS": "verify_urls",
-            "RUNWAY_MCP_MAX_TASKS_PER_DAY": "max_tasks_per_day",
-            "RUNWAY_MCP_CONFIRM_SPEND": "confirm_spend",
-            "RUNWAY_MCP_HOST": "http_host",
-            "RUNWAY_MCP_PORT": "http_port",
-            "RUNWAY_MCP_PUBLIC_URL": "public_url",
-            "RUNWAY_MCP_ALLOW_UNAUTHENTICATED": "allow_unauthenticated",
-            "RUNWAY_MCP_BYO_KEY": "byo_key",
-            "RUNWAY_MCP_HTTP_ALLOW_LOCAL_FILES": "http_allow_local_files",
-            "RUNWAY_MCP_HTTP_ALLOW_LOCAL_DOWNLOADS": "http_allow_local_downloads",
-            "RUNWAY_MCP_STATELESS": "stateless_http",
-        }
-        for variable, name in simple.items():
+        for variable, name in VARIABLES.items():
             value = get(variable)
-            if value is not None:
+            if value is None:
+                continue
+            if name in LIST_FIELDS:
+                values[name] = tuple(part.strip() for part in value.split(",") if part.strip())
+            else:
                 values[name] = value.upper() if name == "log_level" else value
         cache = get("RUNWAY_MCP_CACHE_DIR")
         if cache is not None:
@@ -228,22 +272,12 @@ class Settings(BaseModel):
                 values["schema_cache"] = False
             else:
                 values["cache_dir"] = cache
-        allowed = get("RUNWAY_MCP_ALLOWED_DIRS")
+        allowed = get(ALLOWED_DIRS_ENV)
         if allowed is not None:
             try:
                 values["allowed_dirs"] = tuple(default_allowed_roots(allowed))
             except ValueError as exc:
                 raise SettingsError(str(exc)) from None
-        comma_separated = {
-            "RUNWAY_MCP_AUTH_TOKENS": "auth_tokens",
-            "RUNWAY_MCP_ALLOWED_HOSTS": "allowed_hosts",
-            "RUNWAY_MCP_ALLOWED_ORIGINS": "allowed_origins",
-            "RUNWAY_MCP_REQUEST_STATE_KEYS": "request_state_keys",
-        }
-        for variable, name in comma_separated.items():
-            value = get(variable)
-            if value is not None:
-                values[name] = tuple(part.strip() for part in value.split(",") if part.strip())
         values.update(overrides)
         try:
             return cls.model_validate(values)

@@ -4,8 +4,9 @@ Every media field (`videoUri`, a reference image `uri`) takes what the upstream 
 URL or a base64 data URI, and also a local path that this module turns into a data URI. A local
 file is opened once and validated through the open descriptor (so a path swapped after the check
 cannot redirect the read), sniffed by content rather than extension, and streamed in chunks by
-`request_body.StreamingJsonBody` without ever being held in memory whole. This module is the
-public face of media handling: it re-exports the URL and data URI checks of `media_checks`.
+`runway_mcp.media.body.StreamingJsonBody` without ever being held in memory whole. The directories
+it may read from are handed in (see `Settings.allowed_roots`). This module is the public face of
+media handling: it re-exports the URL and data URI checks of `runway_mcp.media.checks`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Final, Self
 from urllib.parse import unquote
 
 from runway_mcp.catalog import ACCEPTED_MEDIA_TYPES, DATA_URI_LIMIT_BYTES, MediaKind
+from runway_mcp.config import ALLOWED_DIRS_ENV
 from runway_mcp.media.checks import (
     MediaError,
     MediaUriClass,
@@ -37,7 +39,6 @@ from runway_mcp.media.checks import (
 )
 
 __all__ = [
-    "ALLOWED_DIRS_ENV",
     "DEFAULT_CHUNK_SIZE",
     "LocalMedia",
     "MediaError",
@@ -45,12 +46,10 @@ __all__ = [
     "check_data_uri",
     "check_https_url",
     "classify_media_uri",
-    "default_allowed_roots",
     "open_local_media",
     "resolve_media_input",
 ]
 
-ALLOWED_DIRS_ENV: Final = "RUNWAY_MCP_ALLOWED_DIRS"
 # A multiple of 3, so the base64 of consecutive chunks concatenates into valid base64.
 DEFAULT_CHUNK_SIZE: Final = 192 * 1024
 
@@ -82,24 +81,6 @@ _IMAGE_BRANDS: Final = {
 }
 # Top-level atoms that old QuickTime files start with instead of `ftyp`.
 _QUICKTIME_ATOMS: Final = (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot")
-
-
-def default_allowed_roots(env_value: str | None) -> list[Path]:
-    """The directories local files may come from: the os.pathsep-separated `RUNWAY_MCP_ALLOWED_DIRS`.
-
-    `env_value` is that variable's raw value; unset or empty means the user's home directory.
-    Raises ValueError for a relative entry, which would depend on the server's working directory.
-    """
-    roots: list[Path] = []
-    for entry in (env_value or "").split(os.pathsep):
-        if not entry.strip():
-            continue
-        root = Path(entry).expanduser()
-        if not root.is_absolute():
-            raise ValueError(f"{ALLOWED_DIRS_ENV} entries must be absolute paths; {entry!r} is not.")
-        if root not in roots:
-            roots.append(root)
-    return roots or [Path.home()]
 
 
 class LocalMedia:

@@ -9,31 +9,26 @@ in shared-key mode, there is no owner and no caller key.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
+from mcp.server.auth.middleware.auth_context import get_access_token
 from pydantic import SecretStr
-
-if TYPE_CHECKING:
-    from mcp.server.auth.provider import AccessToken
 
 CALLER_KEY_CLAIM: Final = "runway_mcp_caller_key"
 
 
-def _access_token() -> AccessToken | None:
-    # Imported here: upstream.py uses this module and is also used without the MCP server stack.
-    from mcp.server.auth.middleware.auth_context import get_access_token
-
-    return get_access_token()
-
-
 def caller_owner() -> str | None:
     """The current caller's opaque owner id (bring-your-own-key mode), or None."""
-    token = _access_token()
+    token = get_access_token()
     return token.subject if token is not None else None
 
 
 def caller_api_key() -> SecretStr | None:
-    """The current caller's own upstream key (bring-your-own-key mode), or None."""
-    token = _access_token()
+    """The current caller's own upstream key (bring-your-own-key mode), or None.
+
+    The server hands this function to `runway_mcp.upstream.client.RunwayClient` as its `caller_key`,
+    so the upstream client never reads MCP auth state itself.
+    """
+    token = get_access_token()
     key = (token.claims or {}).get(CALLER_KEY_CLAIM) if token is not None else None
     return key if isinstance(key, SecretStr) else None

@@ -12,47 +12,30 @@ opened with `check_same_thread=False`), so the event loop never blocks on disk.
 
 from __future__ import annotations
 
-import binascii
-import hashlib
-import json
 import logging
-import re
 import sqlite3
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
 import anyio
 import anyio.to_thread
-import platformdirs
 
-__all__ = [
-    "SCHEMA_VERSION",
-    "Ledger",
-    "TaskRecord",
-    "canonical_request_hash",
-    "default_ledger_path",
-    "sanitize_params",
-]
+from runway_mcp.store.records import TaskRecord, dump_json, load_json, sanitize_params
+
+__all__ = ["SCHEMA_VERSION", "Ledger"]
 
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION: Final = 1
 DEFAULT_BUSY_TIMEOUT_SECONDS: Final = 2.0
-LEDGER_FILE_NAME: Final = "tasks.sqlite3"
 # A status this process stored moments ago is not written again (see `Ledger.update_status`). The
 # window bounds how long another process's older write can outlive ours; the cap bounds the memory.
 UNCHANGED_STATUS_WINDOW_SECONDS: Final = 60.0
 _UNCHANGED_STATUS_MEMO_SIZE: Final = 1024
-
-# A data URI with a base64 payload; only the head is matched, the payload is never copied whole.
-_DATA_URI_HEAD: Final = re.compile(r"data:(?P<media_type>[^;,]*)(?:;[^;,]*)*?;base64,", re.IGNORECASE)
-_DATA_URI_HEAD_MAX: Final = 512
-# Base64 is decoded in slices that are a multiple of 4 characters, so each slice stands alone.
-_BASE64_CHUNK: Final = 4 * 64 * 1024
 
 _SCHEMA: Final = f"""
 BEGIN IMMEDIATE;
@@ -82,111 +65,11 @@ ON CONFLICT (task_id) DO NOTHING
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class TaskRecord:
-    """One created task as the ledger keeps it: what was asked for, and the last status seen."""
-
-    task_id: str
-    endpoint: str
-    model: str
-    prompt: str | None
-    params: dict[str, Any]
-    created_at: float
-    status: str
-    progress: float | None = None
-    outputs: list[str] = field(default_factory=list)
-    failure: str | None = None
-    failure_code: str | None = None
-    updated_at: float | None = None
-    downloads: list[str] = field(default_factory=list)
-    idempotency_key: str | None = None
-    request_hash: str | None = None
-    owner: str | None = None
-
-
-def default_ledger_path(data_dir: Path | None = None) -> Path:
-    """Where the ledger lives: `data_dir` when the caller has one, else the user's data directory."""
-    base = (
-        data_dir.expanduser()
-        if data_dir is not None
-        else Path(platformdirs.user_data_dir("runway-mcp", appauthor=False))
-    )
-    return base / LEDGER_FILE_NAME
-
-
-def sanitize_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of `params` with every base64 data URI replaced by its type, decoded size and sha256.
-
-    Walks nested mappings and lists; every other value is kept as it is. The ledger stores this, so
-    it never holds media bytes, and the request hash uses it, so a huge payload is hashed once.
-    """
-    return {key: _sanitize_value(value) for key, value in params.items()}
-
-
-def canonical_request_hash(endpoint: str, body: Mapping[str, Any]) -> str:
-    """sha256 hex of a create request in canonical JSON (sorted keys, compact, data URIs summarised).
-
-    Two requests hash alike exactly when they ask for the same thing, whatever the key order.
-    """
-    canonical = _dumps({"endpoint": endpoint, "body": sanitize_params(body)})
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def _sanitize_value(value: Any) -> Any:
-    if isinstance(value, str):
-        return _summarise_data_uri(value) or value
-    if isinstance(value, Mapping):
-        return {key: _sanitize_value(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_sanitize_value(item) for item in value]
-    return value
-
-
-def _summarise_data_uri(value: str) -> dict[str, Any] | None:
-    head = _DATA_URI_HEAD.match(value[:_DATA_URI_HEAD_MAX])
-    if head is None:
-        return None
-    start = head.end()
-    length = len(value) - start
-    digest = hashlib.sha256()
-    try:
-        for offset in range(start, len(value), _BASE64_CHUNK):
-            digest.update(binascii.a2b_base64(value[offset : offset + _BASE64_CHUNK], strict_mode=True))
-    except ValueError:
-        # Not valid base64: still never stored, and hashing the text keeps distinct payloads distinct.
-        text_digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
-        summary: dict[str, Any] = {"bytes": None, "sha256": text_digest, "invalid_base64": True}
-    else:
-        padding = 2 if value.endswith("==") else 1 if value.endswith("=") else 0
-        summary = {"bytes": length // 4 * 3 - padding, "sha256": digest.hexdigest()}
-    return {"data_uri": {"media_type": head["media_type"].lower() or "text/plain", **summary}}
-
-
-def _json_fallback(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray | memoryview):
-        raw = bytes(value)
-        return {"bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
-    return str(value)
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_fallback)
-
-
-def _loads(text: str | None, expected: type[T], fallback: T) -> T:
-    # A hand-edited or half-written cell must not make a whole listing fail.
-    try:
-        value = json.loads(text) if text else fallback
-    except ValueError:
-        return fallback
-    return value if isinstance(value, expected) else fallback
-
-
 def _record_from_row(row: sqlite3.Row) -> TaskRecord:
     columns = dict(zip(row.keys(), row, strict=True))
-    columns["params"] = _loads(row["params"], dict, {})
-    columns["outputs"] = [str(url) for url in _loads(row["outputs"], list, [])]
-    columns["downloads"] = [str(path) for path in _loads(row["downloads"], list, [])]
+    columns["params"] = load_json(row["params"], dict, {})
+    columns["outputs"] = [str(url) for url in load_json(row["outputs"], list, [])]
+    columns["downloads"] = [str(path) for path in load_json(row["downloads"], list, [])]
     return TaskRecord(**columns)
 
 
@@ -294,7 +177,7 @@ class Ledger:
             "task_id": task_id,
             "status": status,
             "progress": progress,
-            "outputs": None if outputs is None else _dumps(list(outputs)),
+            "outputs": None if outputs is None else dump_json(list(outputs)),
             "failure": failure,
             "failure_code": failure_code,
             "updated_at": time.time(),
@@ -406,9 +289,9 @@ class Ledger:
 def _insert(conn: sqlite3.Connection, record: TaskRecord) -> None:
     row = {
         **asdict(record),
-        "params": _dumps(sanitize_params(record.params)),
-        "outputs": _dumps(list(record.outputs)),
-        "downloads": _dumps(list(dict.fromkeys(record.downloads))),
+        "params": dump_json(sanitize_params(record.params)),
+        "outputs": dump_json(list(record.outputs)),
+        "downloads": dump_json(list(dict.fromkeys(record.downloads))),
     }
     try:
         conn.execute(_INSERT, row)
@@ -429,8 +312,8 @@ def _append_downloads(conn: sqlite3.Connection, task_id: str, paths: list[str]) 
     try:
         found = conn.execute("SELECT downloads FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
         if found is not None:
-            merged = list(dict.fromkeys([*_loads(found["downloads"], list, []), *paths]))
-            conn.execute("UPDATE tasks SET downloads = ? WHERE task_id = ?", (_dumps(merged), task_id))
+            merged = list(dict.fromkeys([*load_json(found["downloads"], list, []), *paths]))
+            conn.execute("UPDATE tasks SET downloads = ? WHERE task_id = ?", (dump_json(merged), task_id))
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:

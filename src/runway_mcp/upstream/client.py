@@ -1,4 +1,4 @@
-"""The client for CometAPI's Runway routes (or Runway's own API): requests, retries, error mapping.
+"""The client for CometAPI's Runway routes (or Runway's own API): requests, keys and retries.
 
 Retry policy (see the reference's "Errors"):
 - Reads (GET) are repeated on 429, 5xx (502, 503, 504, 524 above all), connection failures,
@@ -8,47 +8,42 @@ Retry policy (see the reference's "Errors"):
   ever established) or the upstream explicitly refused it with 429. After a timeout, a dropped
   connection or a 5xx it may already have created a billed task, so it is never repeated: the
   error says so.
+
+How an answer becomes a value or an error is `runway_mcp.upstream.responses`; the HTTP clients
+themselves are built in `runway_mcp.upstream.transport`. In bring-your-own-key mode the caller's key
+is handed in by whoever builds this client: the upstream layer knows nothing of MCP or its auth.
 """
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import random
-import ssl
 import time
 from collections.abc import AsyncIterable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 import anyio
 import httpx
+from pydantic import SecretStr
 
-from runway_mcp import __version__
 from runway_mcp.config import Settings
 from runway_mcp.errors import (
     AmbiguousCreateError,
-    AuthenticationError,
     BadResponseError,
     ConfigurationError,
-    NotFoundError,
-    NotSupportedError,
     RateLimitedError,
-    RejectedError,
     UnavailableError,
     UpstreamError,
 )
 from runway_mcp.models import Task
-from runway_mcp.remote.caller import caller_api_key
-from runway_mcp.upstream.task_shapes import is_task_not_exist, normalise_task, not_found_message
+from runway_mcp.upstream.responses import Answer, check_answer, host_of, read_answer
+from runway_mcp.upstream.task_shapes import normalise_task
 
 logger = logging.getLogger("runway_mcp.upstream.client")
 
 # Errors raised before a single byte of the request could have left this machine.
 NEVER_SENT_ERRORS: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
-# API answers are small JSON documents; anything bigger is not one and is not read further.
-MAX_RESPONSE_BYTES: Final = 1024 * 1024
 BACKOFF_CAP_SECONDS: Final = 8.0
 
 
@@ -61,82 +56,25 @@ class StreamingBody(Protocol):
     def __aiter__(self) -> Any: ...
 
 
-def make_http_client(settings: Settings, **overrides: Any) -> httpx.AsyncClient:
-    """The one HTTP client the server keeps for its lifetime (connections are reused).
-
-    Keep-alive matches the pool size, so a burst of calls reuses its connections instead of closing
-    and reopening them (each reopen is a new TCP and TLS handshake with the upstream).
-    """
-    options: dict[str, Any] = {
-        "timeout": httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
-        "limits": httpx.Limits(max_connections=20, max_keepalive_connections=20, keepalive_expiry=15),
-        "follow_redirects": False,  # a redirect means a wrong base URL; following it could replay a create
-        "headers": {"User-Agent": f"runway-mcp/{__version__}"},
-        "trust_env": True,
-    }
-    options.update(overrides)
-    return httpx.AsyncClient(**options)
-
-
-def make_download_client(settings: Settings, **overrides: Any) -> httpx.AsyncClient:
-    """A separate client for output downloads: no API headers, a long read timeout, no redirects followed blindly."""
-    options: dict[str, Any] = {
-        "timeout": httpx.Timeout(settings.download_timeout_seconds, connect=settings.connect_timeout),
-        "follow_redirects": False,
-        "headers": {"User-Agent": f"runway-mcp/{__version__}"},
-    }
-    options.update(overrides)
-    return httpx.AsyncClient(**options)
-
-
-class HttpClients:
-    """The upstream and download clients, each created on first use and sharing one TLS context.
-
-    MCP clients spawn the server when they launch, and building TLS contexts and clients was most of
-    its start-up; nothing needs them before the first upstream call.
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._tls: ssl.SSLContext | None = None
-        self._api: httpx.AsyncClient | None = None
-        self._downloads: httpx.AsyncClient | None = None
-
-    def _context(self) -> ssl.SSLContext:
-        if self._tls is None:
-            self._tls = httpx.create_ssl_context(trust_env=True)
-        return self._tls
-
-    def api(self) -> httpx.AsyncClient:
-        if self._api is None:
-            self._api = make_http_client(self._settings, verify=self._context())
-        return self._api
-
-    def downloads(self) -> httpx.AsyncClient:
-        if self._downloads is None:
-            self._downloads = make_download_client(self._settings, verify=self._context())
-        return self._downloads
-
-    async def aclose(self) -> None:
-        for client in (self._api, self._downloads):
-            if client is not None:
-                await client.aclose()
-
-
-@dataclass(frozen=True)
-class _Answer:
-    status: int
-    payload: Any
-    headers: httpx.Headers
+def _no_caller_key() -> SecretStr | None:
+    return None
 
 
 class RunwayClient:
     """Speaks to `{base_url}{api_prefix}/...`; every failure comes out as an `UpstreamError`."""
 
-    def __init__(self, settings: Settings, http: httpx.AsyncClient | Callable[[], httpx.AsyncClient]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        http: httpx.AsyncClient | Callable[[], httpx.AsyncClient],
+        *,
+        caller_key: Callable[[], SecretStr | None] = _no_caller_key,
+    ) -> None:
         self._settings = settings
         self._http = http
         """The client, or a function giving it (created on first use, see `HttpClients`)."""
+        self._caller_key = caller_key
+        """The key of the caller being served, or None: used in bring-your-own-key mode, always redacted."""
 
     def __repr__(self) -> str:
         return f"RunwayClient(provider={self._settings.provider!r}, base_url={self._settings.base_url!r})"
@@ -151,7 +89,7 @@ class RunwayClient:
     def _headers(self, *, create: bool) -> dict[str, str]:
         if self._settings.byo_key:
             # Each caller pays with their own key; the server's key is never used for anyone.
-            key = caller_api_key()
+            key = self._caller_key()
             if key is None or not key.get_secret_value():
                 raise ConfigurationError(
                     "This server uses each caller's own API key, and this request carried none. Configure "
@@ -227,7 +165,7 @@ class RunwayClient:
         create: bool = False,
         task_id: str | None = None,
         optional_route: bool = False,
-    ) -> _Answer:
+    ) -> Answer:
         url = self.url(route)
         deadline = time.monotonic() + self._settings.retry_budget_seconds
         attempt = 0
@@ -235,7 +173,9 @@ class RunwayClient:
             attempt += 1
             try:
                 answer = await self._attempt(method, url, headers, content)
-                return self._check(answer, task_id=task_id, optional_route=optional_route)
+                return check_answer(
+                    answer, self._settings, task_id=task_id, optional_route=optional_route, redact=self._redact
+                )
             except NEVER_SENT_ERRORS as exc:
                 failure: UpstreamError = UnavailableError(self._transport_message(exc, sent=False))
             except httpx.TransportError as exc:
@@ -261,113 +201,14 @@ class RunwayClient:
 
     async def _attempt(
         self, method: str, url: str, headers: dict[str, str], content: bytes | AsyncIterable[bytes] | None
-    ) -> _Answer:
+    ) -> Answer:
         http = self._http if isinstance(self._http, httpx.AsyncClient) else self._http()
         request = http.build_request(method, url, headers=headers, content=content)
         response = await http.send(request, stream=True)
         try:
-            raw = await _read_capped(response, MAX_RESPONSE_BYTES)
+            return await read_answer(response)
         finally:
             await response.aclose()
-        payload: Any = None
-        if raw is None:
-            payload = _TooLarge
-        elif raw.strip():
-            try:
-                payload = json.loads(raw)
-            except ValueError:
-                payload = _NotJson(raw[:200].decode("utf-8", "replace"), response.headers.get("content-type", ""))
-        return _Answer(response.status_code, payload, response.headers)
-
-    def _check(self, answer: _Answer, *, task_id: str | None, optional_route: bool) -> _Answer:
-        status, payload = answer.status, answer.payload
-        if 200 <= status < 300 and not isinstance(payload, _NotJson) and payload is not _TooLarge:
-            if payload is None and status != 204:
-                raise BadResponseError(f"The upstream answered HTTP {status} with an empty body instead of JSON.")
-            return answer
-        if task_id is not None and is_task_not_exist(payload):
-            raise NotFoundError(not_found_message(task_id), status=status)
-        if payload is _TooLarge:
-            raise BadResponseError(
-                f"The upstream answered HTTP {status} with a body over {MAX_RESPONSE_BYTES // 1024} KB, "
-                "which is not an API answer (a gateway or proxy problem).",
-                status=status,
-            )
-        if 300 <= status < 400:
-            location = answer.headers.get("location", "")
-            raise BadResponseError(
-                f"The upstream answered with a redirect (HTTP {status} to {_host_of(location)}). This usually "
-                f"means the base URL is wrong: check COMETAPI_BASE_URL (now {self._settings.base_url}).",
-                status=status,
-            )
-        if isinstance(payload, _NotJson):
-            kind = (
-                "an HTML page" if "html" in payload.content_type or "<html" in payload.head.lower() else "non-JSON text"
-            )
-            if 200 <= status < 300:
-                raise BadResponseError(
-                    f"The upstream answered HTTP {status} with {kind} instead of JSON.", status=status
-                )
-            if status in (404, 405) and optional_route:
-                raise self._not_supported(status)
-            message = (
-                f"The upstream answered HTTP {status} with {kind} instead of a JSON error "
-                "(typically a gateway or CDN page)."
-            )
-            retry_after = _retry_after(answer.headers)
-            if status == 429:
-                raise RateLimitedError(message, status=status, retry_after=retry_after)
-            error_cls = UnavailableError if status >= 500 else BadResponseError
-            raise error_cls(message, status=status, retry_after=retry_after)
-        detail = self._redact(_error_detail(payload))
-        suffix = f": {detail}" if detail else "."
-        retry_after = _retry_after(answer.headers)
-        if status in (401, 403):
-            where = (
-                "the key your MCP client sends as its bearer token (this server uses each caller's own key)"
-                if self._settings.byo_key
-                else f"{self._settings.key_variable}"
-            )
-            raise AuthenticationError(
-                f"The upstream refused the API key (HTTP {status}){suffix} Check that {where} "
-                "holds a valid key with access to Runway models.",
-                status=status,
-            )
-        if status == 429:
-            wait = (
-                f" Retry after about {retry_after:.0f} seconds." if retry_after else " Wait a minute before retrying."
-            )
-            raise RateLimitedError(
-                f"The upstream is rate limiting or the daily generation cap was reached (HTTP 429){suffix}{wait}",
-                status=status,
-                retry_after=retry_after,
-            )
-        if status in (404, 405) and optional_route:
-            raise self._not_supported(status)
-        if status == 404:
-            raise NotFoundError(f"The upstream answered 404 Not Found{suffix}", status=status)
-        if status >= 500:
-            raise UnavailableError(
-                f"The upstream failed with HTTP {status}{suffix}", status=status, retry_after=retry_after
-            )
-        if status == 402 or "credit" in detail.lower():
-            raise RejectedError(
-                f"The upstream refused the request for lack of credits (HTTP {status}){suffix} "
-                "Top up the account; nothing was created.",
-                status=status,
-            )
-        raise RejectedError(
-            f"The upstream rejected the request (HTTP {status}){suffix} Fix the named field and try again; "
-            "nothing was created.",
-            status=status,
-        )
-
-    def _not_supported(self, status: int) -> NotSupportedError:
-        return NotSupportedError(
-            f"This route is not supported by the provider {self._settings.provider!r} (HTTP {status}). "
-            "CometAPI does not document it; it works with RUNWAY_MCP_PROVIDER=runway.",
-            status=status,
-        )
 
     @staticmethod
     def _ambiguous(exc: UpstreamError) -> AmbiguousCreateError:
@@ -385,7 +226,7 @@ class RunwayClient:
             what = "could not connect"
         else:
             what = "lost the connection"
-        message = f"The request to the upstream ({_host_of(self._settings.base_url)}) {what} ({type(exc).__name__})."
+        message = f"The request to the upstream ({host_of(self._settings.base_url)}) {what} ({type(exc).__name__})."
         if sent:
             message += (
                 " The create request may have reached the upstream, so the task may or may not have been "
@@ -402,81 +243,8 @@ class RunwayClient:
 
     def _redact(self, text: str) -> str:
         """The text with every key this request could carry (the server's, the caller's) blanked out."""
-        for key in (self._settings.api_key, caller_api_key()):
+        for key in (self._settings.api_key, self._caller_key()):
             secret = key.get_secret_value() if key else ""
             if secret:
                 text = text.replace(secret, "[redacted]")
         return text
-
-
-class _TooLargeType:
-    pass
-
-
-_TooLarge: Final = _TooLargeType()
-
-
-@dataclass(frozen=True)
-class _NotJson:
-    head: str
-    content_type: str
-
-
-async def _read_capped(response: httpx.Response, limit: int) -> bytes | None:
-    """The body, or None when it is longer than `limit` (the rest is not read)."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _error_detail(payload: Any) -> str:
-    """The upstream's own words from any of its error shapes, with the fields it names."""
-    if isinstance(payload, str):
-        return payload.strip()[:500]
-    if not isinstance(payload, Mapping):
-        return ""
-    error = payload.get("error")
-    parts: list[str] = []
-    if isinstance(error, Mapping):  # CometAPI: {"error": {"message", "type", "param", "code"}}
-        parts.append(str(error.get("message") or error.get("code") or "").strip())
-        if error.get("param"):
-            parts.append(f"(field: {error['param']})")
-    elif isinstance(error, str):  # Runway: {"error": "...", "issues": [{"message", "path"}]}
-        parts.append(error.strip())
-    elif payload.get("message") or payload.get("code"):  # gateway: {"code", "message", "data"}
-        parts.append(str(payload.get("message") or payload.get("code")).strip())
-    issues = payload.get("issues")
-    if isinstance(issues, list):
-        for issue in issues[:10]:
-            if isinstance(issue, Mapping):
-                path = ".".join(str(p) for p in issue.get("path") or [])
-                parts.append(f"[{path or 'body'}] {issue.get('message', '')}".strip())
-    return " ".join(p for p in parts if p)[:1000]
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    """Seconds from a `Retry-After` header (delta-seconds or HTTP-date); None when absent or unreadable."""
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - time.time(), 0.0)
-
-
-def _host_of(url: str) -> str:
-    try:
-        return httpx.URL(url).host or "unknown host"
-    except (httpx.InvalidURL, TypeError):
-        return "unknown host"
