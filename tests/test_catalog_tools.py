@@ -15,8 +15,7 @@ from runway_mcp.pricing import estimate
 from runway_mcp.sandbox import Sandbox, SandboxServer
 from runway_mcp.tools.create import TOOL_FOR
 from runway_mcp.tools.server import build_server
-from tests.conftest import CANARY_KEY, make_settings
-from tests.test_core_tools import error_text
+from tests.support import CANARY_KEY, error_text, make_settings
 
 pytestmark = pytest.mark.anyio
 

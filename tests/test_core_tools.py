@@ -13,16 +13,9 @@ from mcp import Client
 from runway_mcp.catalog import GEN4_ALEPH_RATIOS, SEED_MAX, Endpoint, choices_for, models_for
 from runway_mcp.sandbox import Sandbox, SandboxServer
 from runway_mcp.tools.server import build_server
-from tests.conftest import CANARY_KEY, make_settings
+from tests.support import CANARY_KEY, SEED_ARGUMENTS, VIDEO, error_text, make_settings
 
-# The request from the seed document (CometAPI's page for POST /runwayml/v1/video_to_video).
-SEED_ARGUMENTS = {
-    "video_uri": "https://media.w3.org/2010/05/sintel/trailer.mp4",
-    "prompt_text": "Make the motion feel cinematic.",
-    "model": "gen4_aleph",
-    "references": [{"type": "image", "uri": "https://res.cloudinary.com/demo/image/upload/dog.jpg"}],
-    "ratio": "1280:720",
-}
+# What the upstream receives for SEED_ARGUMENTS.
 SEED_BODY = {
     "videoUri": "https://media.w3.org/2010/05/sintel/trailer.mp4",
     "promptText": "Make the motion feel cinematic.",
@@ -31,13 +24,6 @@ SEED_BODY = {
     "ratio": "1280:720",
 }
 pytestmark = pytest.mark.anyio
-
-VIDEO = "https://media.w3.org/2010/05/sintel/trailer.mp4"
-
-
-def error_text(result: Any) -> str:
-    assert result.is_error, f"expected a tool error, got {result.structured_content}"
-    return " ".join(block.text for block in result.content if block.type == "text")
 
 
 async def wait_until_terminal(client: Client, task_id: str, limit: float = 15.0) -> dict[str, Any]:

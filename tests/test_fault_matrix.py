@@ -5,7 +5,7 @@ never a crash; a create is never sent twice (only a 429, which refuses it, may b
 a create that may have been billed is never reported as "nothing was created"; a successful create is in the
 ledger exactly once; and the server answers the next call normally. The set of tools is read from the server
 itself, so a new tool that talks to the upstream fails `test_the_matrix_covers_every_upstream_tool` until it
-is added here.
+is added here (a create tool: to CREATE_ARGUMENTS in tests/support.py).
 
 With RUNWAY_MCP_PROVIDER=runway a create may first ask for an upload slot (a large local file); that leg is in
 the matrix too. The in-memory servers (CometAPI and Runway providers, each also against a closed port) serve
@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import re
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,37 +34,29 @@ from runway_mcp.config import Settings
 from runway_mcp.sandbox import Fault, Sandbox, SandboxServer, asset_bytes
 from runway_mcp.sandbox.config import FAULT_KINDS
 from runway_mcp.tools.server import build_server
-from tests.conftest import make_settings
+from tests.support import (
+    CREATE_ARGUMENTS,
+    FAULTS,
+    INSTANT_TASKS,
+    MAX_RETRIES,
+    MEDIA_PATH,
+    READ_TIMEOUT,
+    assert_clear_error,
+    assert_clear_outcome,
+    closed_port_url,
+    make_settings,
+    minimal_arguments,
+    result_text,
+)
 
 pytestmark = pytest.mark.anyio
 
-VIDEO = "https://media.w3.org/2010/05/sintel/trailer.mp4"
-IMAGE = "https://res.cloudinary.com/demo/image/upload/dog.jpg"
-# One valid call per create tool (the default model of each); a new create tool must be added here.
-CREATE_ARGUMENTS: dict[str, dict[str, Any]] = {
-    "create_video_to_video": {"video_uri": VIDEO, "prompt_text": "Make it snow"},
-    "create_image_to_video": {"prompt_image": IMAGE, "prompt_text": "The dog runs"},
-    "create_text_to_image": {
-        "prompt_text": "@dog on a beach",
-        "reference_images": [{"uri": IMAGE, "tag": "dog"}],
-        "ratio": "1024:1024",
-    },
-    "create_video_upscale": {"video_uri": VIDEO},
-    "create_character_performance": {
-        "character_uri": IMAGE,
-        "character_type": "image",
-        "reference_video_uri": VIDEO,
-    },
-}
 READ_TOOLS = ("get_task", "wait_for_task", "cancel_task", "download_task_output")
 TASK_RESOURCE = "runway://tasks/{task_id}"
-MEDIA_PATH = "/_sandbox/media/"
 OUTPUT_BYTES = asset_bytes("output.mp4")
 LARGE_VIDEO_BYTES = 17 * 1024 * 1024  # over the 16 MiB data-URI limit
 
-READ_TIMEOUT = 0.4
 DOWNLOAD_TIMEOUT = 1.0
-MAX_RETRIES = 2
 CALL_LIMIT_SECONDS = 20.0
 MATRIX_SETTINGS: dict[str, Any] = {
     "read_timeout": READ_TIMEOUT,
@@ -77,70 +68,11 @@ MATRIX_SETTINGS: dict[str, Any] = {
     "poll_interval_seconds": 0.05,
     "log_level": "WARNING",
 }
-INSTANT_TASKS: dict[str, Any] = {
-    "not_visible_seconds": 0.0,
-    "pending_seconds": 0.0,
-    "running_seconds": 0.0,
-    "supports_cancel": True,
-}
-
-
-# Helpers shared with the other robustness tests
-
-
-def result_text(result: CallToolResult) -> str:
-    return " ".join(block.text for block in result.content if block.type == "text")
-
-
-def assert_clear_error(result: CallToolResult, tool: str, max_length: int = 8000) -> str:
-    """The text of an is_error result, checked to be a deliberate, readable error and not a crash."""
-    assert result.is_error, f"expected a tool error, got {result.structured_content}"
-    text = result_text(result)
-    assert text.strip() != f"Error executing tool {tool}", f"{tool} crashed (the SDK's bare crash message)"
-    assert "Traceback" not in text
-    assert "cf-error-details" not in text and "Ray ID" not in text, "an upstream HTML error page reached the model"
-    assert len(text) < max_length, f"an error of {len(text)} characters"
-    return text
-
-
-def assert_clear_outcome(result: CallToolResult, tool: str) -> bool:
-    """True for a success, False for a clear tool error; fails on anything else."""
-    if result.is_error:
-        assert_clear_error(result, tool)
-        return False
-    assert result.structured_content is not None
-    return True
-
-
-def closed_port_url() -> str:
-    """A loopback URL nobody listens on (the port was just bound and released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{probe.getsockname()[1]}"
 
 
 def upstream_tool_names(tools: list[Any]) -> set[str]:
     """Tools whose annotations say they reach the outside world (the upstream)."""
     return {t.name for t in tools if t.annotations is None or t.annotations.open_world_hint is not False}
-
-
-def minimal_arguments(schema: dict[str, Any]) -> dict[str, Any]:
-    """The simplest value for each required property of a tool's input schema."""
-    defs = schema.get("$defs", {})
-
-    def value_for(prop: dict[str, Any]) -> Any:
-        if "$ref" in prop:
-            return value_for(defs[prop["$ref"].rsplit("/", 1)[-1]])
-        if "enum" in prop:
-            return prop["enum"][0]
-        if "const" in prop:
-            return prop["const"]
-        if "anyOf" in prop:
-            return value_for(prop["anyOf"][0])
-        kind = prop.get("type")
-        return {"string": "x", "integer": prop.get("minimum", 1), "number": 1, "boolean": False}.get(kind)
-
-    return {name: value_for(schema["properties"][name]) for name in schema.get("required", [])}
 
 
 # The faults
@@ -168,24 +100,6 @@ class FaultCase:
         )
 
 
-FAULTS: dict[str, Fault | None] = {
-    "connection_refused": None,
-    "drop_connection": Fault(kind="drop_connection"),
-    "reset_mid_response": Fault(kind="reset_mid_response"),
-    "read_timeout": Fault(kind="delay", delay_seconds=READ_TIMEOUT * 2.5),
-    "http_500": Fault(kind="status", status=500),
-    "http_502": Fault(kind="status", status=502),
-    "http_503_retry_after": Fault(kind="status", status=503, retry_after=0.05),
-    "http_504": Fault(kind="status", status=504),
-    "http_524": Fault(kind="status", status=524),
-    "http_429_retry_after": Fault(kind="status", status=429, retry_after=0.05),
-    "redirect_301": Fault(kind="redirect", status=301),
-    "html_error_page_502": Fault(kind="html", status=502),
-    "empty_body": Fault(kind="empty"),
-    "malformed_json": Fault(kind="malformed_json"),
-    "wrong_shape_json": Fault(kind="wrong_shape"),
-    "huge_body_10mb": Fault(kind="huge_body", status=200),
-}
 # A closed port refuses every time: there is no "once" for it.
 CASES = [
     FaultCase(name, fault, persistent)

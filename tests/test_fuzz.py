@@ -37,13 +37,13 @@ from pydantic import TypeAdapter
 from runway_mcp.config import Settings
 from runway_mcp.sandbox import Sandbox, SandboxServer, asset_bytes
 from runway_mcp.tools.server import build_server
-from tests.conftest import make_settings
-from tests.test_fault_matrix import (
+from tests.support import (
     CREATE_ARGUMENTS,
     INSTANT_TASKS,
     MAX_RETRIES,
     assert_clear_error,
     assert_clear_outcome,
+    make_settings,
     minimal_arguments,
     result_text,
 )

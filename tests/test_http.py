@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
-import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,16 +33,21 @@ from runway_mcp.config import Settings, SettingsError
 from runway_mcp.remote.app import MAX_REQUEST_BODY_BYTES, Transport, create_app, transport_security_for
 from runway_mcp.remote.auth import SharedTokenVerifier, check_bind_policy, is_loopback, owner_id
 from runway_mcp.sandbox import Fault, Sandbox, SandboxServer
-from tests.conftest import CANARY_KEY, make_settings
+from tests.support import (
+    CANARY_KEY,
+    STARTUP_SECONDS,
+    VIDEO,
+    clean_env,
+    make_settings,
+    result_text,
+    server_process,
+)
 
 pytestmark = pytest.mark.anyio
 
 TOKEN = "tok-Vb8qK2xLm4Zp7Rt9Ws3Nd6"
-VIDEO = "https://media.w3.org/2010/05/sintel/trailer.mp4"
 ALICE_KEY = "sk-alice-9Hq3Jt5Lw8Pz2Vb6"
 BOB_KEY = "sk-bob-4Mx7Kd2Rs9Gt5Yn1"
-REPO = Path(__file__).resolve().parent.parent
-STARTUP_SECONDS = 30.0
 
 
 class HttpServer:
@@ -103,10 +106,6 @@ async def connect(server: HttpServer, token: str | None, mode: str = "auto") -> 
         yield client
 
 
-def text_of(result: Any) -> str:
-    return " ".join(block.text for block in result.content if block.type == "text")
-
-
 def http_settings(sandbox_server: SandboxServer, tmp_path: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {"auth_tokens": (SecretStr(TOKEN),), "log_level": "INFO"}
     values.update(overrides)
@@ -138,13 +137,13 @@ async def test_full_flow_with_progress_over_http(
     ):
         async with connect(server, TOKEN, mode) as client:
             created = await client.call_tool("create_video_to_video", {"video_uri": VIDEO, "prompt_text": "Snow"})
-            assert not created.is_error, text_of(created)
+            assert not created.is_error, result_text(created)
             assert created.structured_content is not None
             task_id = created.structured_content["task_id"]
             waited = await client.call_tool(
                 "wait_for_task", {"task_id": task_id, "timeout_seconds": 20}, progress_callback=on_progress
             )
-            assert not waited.is_error, text_of(waited)
+            assert not waited.is_error, result_text(waited)
             assert waited.structured_content is not None
             assert waited.structured_content["status"] == "SUCCEEDED"
             got = await client.call_tool("get_task", {"task_id": task_id})
@@ -282,7 +281,7 @@ async def test_loopback_bind_needs_no_token_when_none_is_configured(
     with HttpServer(http_settings(sandbox_server, tmp_path, auth_tokens=())) as server, anyio.fail_after(15):
         async with connect(server, None) as client:
             created = await client.call_tool("create_video_to_video", {"video_uri": VIDEO, "prompt_text": "Snow"})
-            assert not created.is_error, text_of(created)
+            assert not created.is_error, result_text(created)
         async with mcp_http_client(None) as http:  # nothing to point a 401 at
             assert (await http.get(server.url + "/.well-known/oauth-protected-resource/mcp")).status_code == 404
 
@@ -389,7 +388,7 @@ async def test_byo_key_callers_pay_with_their_own_key_and_see_only_their_own_tas
             async with connect(server, key) as client:
                 arguments = {"video_uri": VIDEO, "prompt_text": f"Snow for {key[:6]}", "idempotency_key": "same-key"}
                 created = await client.call_tool("create_video_to_video", arguments)
-                assert not created.is_error, text_of(created)
+                assert not created.is_error, result_text(created)
                 assert created.structured_content is not None
                 assert created.structured_content["idempotent_replay"] is False
                 tasks[key] = created.structured_content["task_id"]
@@ -405,7 +404,7 @@ async def test_byo_key_callers_pay_with_their_own_key_and_see_only_their_own_tas
                 assert not (await client.call_tool("get_task", {"task_id": tasks[key]})).is_error
                 for tool in ("get_task", "wait_for_task", "cancel_task"):
                     refused = await client.call_tool(tool, {"task_id": tasks[other]})
-                    assert refused.is_error and "No task" in text_of(refused)
+                    assert refused.is_error and "No task" in result_text(refused)
                 with pytest.raises(Exception, match="No task"):
                     await client.read_resource(f"runway://tasks/{tasks[other]}")
 
@@ -441,7 +440,7 @@ async def test_a_refused_byo_key_is_blamed_on_the_caller_and_never_echoed(
     with HttpServer(settings, "streamable-http") as server, anyio.fail_after(30):
         async with connect(server, ALICE_KEY) as client:
             refused = await client.call_tool("create_video_to_video", {"video_uri": VIDEO, "prompt_text": "x"})
-    text = text_of(refused)
+    text = result_text(refused)
     assert refused.is_error and "bearer token" in text and "COMETAPI_KEY" not in text
     assert "[redacted]" in text and ALICE_KEY not in text
     # The server's own logs (the sandbox's log of the fault it was given naturally shows the key).
@@ -475,7 +474,7 @@ async def test_oversized_body_gets_413_and_the_largest_real_request_fits(
     with anyio.fail_after(60):
         async with connect(token_server, TOKEN) as client:
             created = await client.call_tool("create_video_to_video", arguments)
-    assert not created.is_error, text_of(created)[:300]
+    assert not created.is_error, result_text(created)[:300]
     (post,) = sandbox.api_requests(method="POST")
     assert post.json is not None and len(post.json["videoUri"]) == len(arguments["video_uri"])
 
@@ -490,22 +489,22 @@ async def test_local_files_and_downloads_are_off_over_http_unless_enabled(
     with HttpServer(http_settings(sandbox_server, tmp_path)) as server, anyio.fail_after(30):
         async with connect(server, TOKEN) as client:
             refused = await client.call_tool("create_video_to_video", {"video_uri": str(clip), "prompt_text": "Snow"})
-            assert refused.is_error and "local file paths are turned off" in text_of(refused)
+            assert refused.is_error and "local file paths are turned off" in result_text(refused)
             created = await client.call_tool("create_video_to_video", {"video_uri": VIDEO, "prompt_text": "Snow"})
             assert created.structured_content is not None
             task_id = created.structured_content["task_id"]
             await client.call_tool("wait_for_task", {"task_id": task_id, "timeout_seconds": 20})
             download = await client.call_tool("download_task_output", {"task_id": task_id})
-            assert download.is_error and "turned off" in text_of(download)
+            assert download.is_error and "turned off" in result_text(download)
     assert not (tmp_path / "out").exists()
 
     enabled = http_settings(sandbox_server, tmp_path, http_allow_local_files=True, http_allow_local_downloads=True)
     with HttpServer(enabled) as server, anyio.fail_after(30):
         async with connect(server, TOKEN) as client:
             result = await client.call_tool("create_video_to_video", {"video_uri": str(clip), "prompt_text": "Snow"})
-            assert "turned off" not in text_of(result)
+            assert "turned off" not in result_text(result)
             download = await client.call_tool("download_task_output", {"task_id": task_id})
-            assert not download.is_error, text_of(download)
+            assert not download.is_error, result_text(download)
     assert list((tmp_path / "out").iterdir())
 
 
@@ -520,41 +519,6 @@ async def test_healthz_answers_without_auth_and_reveals_no_configuration(token_s
 
 
 # The command line and several workers ---------------------------------------------------------------------
-
-
-def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNWAY_MCP_", "COMETAPI_", "RUNWAYML_"))}
-    # The checkout under test (src/) and its tests package come first, whatever is installed.
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), str(REPO)])
-    env.update({"RUNWAY_MCP_DATA_DIR": str(tmp_path / "data"), **extra})
-    return env
-
-
-@contextmanager
-def server_process(
-    args: list[str], env: dict[str, str], log: Path, started: str = r"listening on (http://127\.0\.0\.1:\d+)"
-) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """A server started as a subprocess (its own process group); yields it and its base URL from its log."""
-    with log.open("wb") as sink:
-        process = subprocess.Popen(args, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            found = re.search(started, log.read_text(errors="replace"))
-            if found:
-                break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start:\n{log.read_text(errors='replace')}")
-            time.sleep(0.05)
-        yield process, found.group(1)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=5)
 
 
 def backend_env(sandbox_server: SandboxServer, tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -582,7 +546,7 @@ async def test_command_line_serves_streamable_http(
                 Client(streamable_http_client(url + "/mcp", http_client=http)) as client,
             ):
                 created = await client.call_tool("create_video_to_video", {"video_uri": VIDEO, "prompt_text": "Snow"})
-                assert created.structured_content is not None, text_of(created)
+                assert created.structured_content is not None, result_text(created)
                 waited = await client.call_tool(
                     "wait_for_task", {"task_id": created.structured_content["task_id"], "timeout_seconds": 20}
                 )
@@ -642,7 +606,7 @@ async def test_several_uvicorn_workers_share_one_port_and_the_ledger(
                 Client(streamable_http_client(url + "/mcp", http_client=http), mode=mode) as client,
             ):
                 result = await client.call_tool(tool, arguments)
-            assert not result.is_error, text_of(result)
+            assert not result.is_error, result_text(result)
             return result.structured_content
 
         arguments = {"video_uri": VIDEO, "prompt_text": "Snow", "idempotency_key": "snow-1"}

@@ -17,20 +17,11 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from runway_mcp.store.ledger import (
-    Ledger,
-    TaskRecord,
-    canonical_request_hash,
-    default_ledger_path,
-    sanitize_params,
-)
+from runway_mcp.config import default_ledger_path
+from runway_mcp.store.ledger import Ledger
+from runway_mcp.store.records import TaskRecord, canonical_request_hash, sanitize_params
 
 LOGGER = "runway_mcp.store.ledger"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 def make_record(task_id: str, **changes: Any) -> TaskRecord:

@@ -14,9 +14,8 @@ from runway_mcp.media.inputs import MediaValue, verify_remote_asset
 from runway_mcp.sandbox import Sandbox, SandboxServer
 from runway_mcp.sandbox.media import asset_bytes
 from runway_mcp.tools.server import build_server
-from runway_mcp.upstream.client import make_download_client
-from tests.conftest import make_settings
-from tests.test_core_tools import VIDEO, error_text
+from runway_mcp.upstream.transport import make_download_client
+from tests.support import VIDEO, decode_data_uri, error_text, make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -29,12 +28,6 @@ JPEG = asset_bytes("sample.jpg")
 def media_dir(settings: Settings) -> Path:
     (root,) = settings.allowed_roots()
     return root
-
-
-def decode_data_uri(value: str) -> tuple[str, bytes]:
-    head, _, payload = value.partition(",")
-    assert head.startswith("data:") and head.endswith(";base64")
-    return head[5:-7], base64.b64decode(payload, validate=True)
 
 
 async def test_a_local_video_and_reference_arrive_as_exact_data_uris(

@@ -29,15 +29,14 @@ from runway_mcp.catalog import (
     URL_ASSET_LIMIT_BYTES,
     MediaKind,
 )
+from runway_mcp.config import ALLOWED_DIRS_ENV, default_allowed_roots
 from runway_mcp.media.body import StreamingJsonBody, materialize
 from runway_mcp.media.local import (
-    ALLOWED_DIRS_ENV,
     LocalMedia,
     MediaError,
     check_data_uri,
     check_https_url,
     classify_media_uri,
-    default_allowed_roots,
     open_local_media,
     resolve_media_input,
 )
@@ -52,11 +51,6 @@ GIF = (
     b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
 )
 HEIC = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture

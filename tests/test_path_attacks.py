@@ -26,9 +26,7 @@ from runway_mcp.config import Settings
 from runway_mcp.sandbox import Sandbox, SandboxServer
 from runway_mcp.sandbox.media import asset_bytes
 from runway_mcp.tools.server import build_server
-from tests.conftest import make_settings
-from tests.test_core_tools import error_text
-from tests.test_local_files import decode_data_uri
+from tests.support import decode_data_uri, error_text, make_settings
 
 pytestmark = pytest.mark.anyio
 

@@ -26,16 +26,17 @@ from mcp.shared.exceptions import MCPError
 
 from runway_mcp.sandbox import Fault, Sandbox, SandboxServer
 from runway_mcp.tools.server import build_server
-from tests.conftest import CANARY_KEY, make_settings
-from tests.test_fault_matrix import (
+from tests.support import (
+    CANARY_KEY,
     CREATE_ARGUMENTS,
     FAULTS,
     INSTANT_TASKS,
     MEDIA_PATH,
     closed_port_url,
+    make_settings,
     minimal_arguments,
+    server_env,
 )
-from tests.test_stdio_and_secrets import server_env
 
 pytestmark = pytest.mark.anyio
 

@@ -38,8 +38,15 @@ from mcp import Client
 
 from runway_mcp.sandbox import Fault, Sandbox, SandboxServer
 from runway_mcp.tools.server import build_server
-from tests.conftest import CANARY_KEY, make_settings
-from tests.test_fault_matrix import CREATE_ARGUMENTS, assert_clear_outcome, result_text
+from tests.support import (
+    CANARY_KEY,
+    CREATE_ARGUMENTS,
+    assert_clear_outcome,
+    clean_env,
+    make_settings,
+    result_text,
+    server_process,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -178,8 +185,6 @@ class Served:
 async def serve(sandbox_server: SandboxServer, tmp_path: Path) -> AsyncIterator[Served]:
     data = tmp_path / "data"
     if SOAK_OVER_HTTP:
-        from tests.test_http import clean_env, server_process  # the HTTP stack's own start-up helpers
-
         args = [
             sys.executable,
             "-m",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,24 +15,11 @@ from pydantic import SecretStr
 from runway_mcp.config import Settings
 from runway_mcp.sandbox import Fault, Sandbox, SandboxServer
 from runway_mcp.tools.server import build_server
-from runway_mcp.upstream.client import RunwayClient, make_http_client
-from tests.conftest import CANARY_KEY, make_settings
-from tests.test_core_tools import SEED_ARGUMENTS, VIDEO
+from runway_mcp.upstream.client import RunwayClient
+from runway_mcp.upstream.transport import make_http_client
+from tests.support import CANARY_KEY, SEED_ARGUMENTS, VIDEO, make_settings, server_env
 
 pytestmark = pytest.mark.anyio
-
-
-def server_env(sandbox_server: SandboxServer, tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMETAPI", "RUNWAY"))}
-    env.update(
-        COMETAPI_KEY=CANARY_KEY,
-        COMETAPI_BASE_URL=f"{sandbox_server.url}/v1",  # an OpenAI-style base; the /v1 is tolerated
-        RUNWAY_MCP_DATA_DIR=str(tmp_path / "data"),
-        RUNWAY_MCP_OUTPUT_DIR=str(tmp_path / "out"),
-        RUNWAY_MCP_POLL_INTERVAL="0.2",
-        RUNWAY_MCP_LOG_LEVEL="DEBUG",
-    )
-    return env
 
 
 async def test_the_command_serves_over_stdio_end_to_end(

@@ -18,8 +18,7 @@ from runway_mcp.sandbox import Fault, Sandbox, SandboxServer
 from runway_mcp.service import waiting
 from runway_mcp.tools.server import build_server
 from runway_mcp.upstream.task_shapes import build_task
-from tests.conftest import make_settings
-from tests.test_core_tools import SEED_ARGUMENTS, VIDEO, error_text
+from tests.support import SEED_ARGUMENTS, VIDEO, error_text, make_settings
 
 pytestmark = pytest.mark.anyio
 

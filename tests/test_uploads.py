@@ -13,8 +13,7 @@ from mcp import Client
 from runway_mcp.sandbox import Fault, Sandbox, SandboxServer
 from runway_mcp.sandbox.media import asset_bytes
 from runway_mcp.tools.server import build_server
-from tests.conftest import CANARY_KEY, make_settings
-from tests.test_core_tools import error_text
+from tests.support import CANARY_KEY, error_text, make_settings
 
 pytestmark = pytest.mark.anyio
 

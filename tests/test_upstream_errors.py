@@ -15,8 +15,7 @@ from pydantic import SecretStr
 
 from runway_mcp.sandbox import Fault, Sandbox, SandboxServer
 from runway_mcp.tools.server import build_server
-from tests.conftest import make_settings
-from tests.test_core_tools import SEED_ARGUMENTS, error_text
+from tests.support import SEED_ARGUMENTS, error_text, make_settings
 
 pytestmark = pytest.mark.anyio
 

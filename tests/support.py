@@ -1,0 +1,249 @@
+"""Helpers and constants shared by the test modules (fixtures live in conftest.py).
+
+Test modules import shared code from here only, never from one another.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from mcp.types import CallToolResult
+from pydantic import SecretStr
+
+from runway_mcp.config import Settings
+from runway_mcp.sandbox import Fault, SandboxConfig, SandboxServer
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Settings and the sandbox ---------------------------------------------------------------------------------
+
+# A distinctive key: the secret-hygiene tests search every output for it.
+CANARY_KEY = "sk-canary-Q7vX2m9Lr4Tz8Wn3"
+
+# One tool-schema cache for the whole run: after the first server, every test's tools come from it,
+# as a user's do on every start but the first (test_schema_cache.py covers the cold path).
+SCHEMA_CACHE = Path(tempfile.mkdtemp(prefix="runway-mcp-schema-cache-"))
+atexit.register(shutil.rmtree, SCHEMA_CACHE, ignore_errors=True)
+
+FAST_SANDBOX = SandboxConfig(
+    api_key=CANARY_KEY,
+    not_visible_seconds=0.3,
+    pending_seconds=0.3,
+    running_seconds=1.2,
+)
+
+
+def make_settings(base_url: str, tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "api_key": SecretStr(CANARY_KEY),
+        "base_url": base_url,
+        "poll_interval_seconds": 0.2,
+        "retry_budget_seconds": 5.0,
+        "retry_backoff_seconds": 0.05,
+        "connect_timeout": 2.0,
+        "read_timeout": 5.0,
+        "data_dir": tmp_path / "data",
+        "cache_dir": SCHEMA_CACHE,
+        "output_dir": tmp_path / "out",
+        "allowed_dirs": (tmp_path / "media",),
+        "insecure_download_hosts": ("127.0.0.1",),
+        "log_level": "DEBUG",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+# Tool arguments -------------------------------------------------------------------------------------------
+
+VIDEO = "https://media.w3.org/2010/05/sintel/trailer.mp4"
+IMAGE = "https://res.cloudinary.com/demo/image/upload/dog.jpg"
+
+# The request from the seed document (CometAPI's page for POST /runwayml/v1/video_to_video).
+SEED_ARGUMENTS = {
+    "video_uri": "https://media.w3.org/2010/05/sintel/trailer.mp4",
+    "prompt_text": "Make the motion feel cinematic.",
+    "model": "gen4_aleph",
+    "references": [{"type": "image", "uri": "https://res.cloudinary.com/demo/image/upload/dog.jpg"}],
+    "ratio": "1280:720",
+}
+
+# One valid call per create tool (the default model of each); a new create tool must be added here.
+CREATE_ARGUMENTS: dict[str, dict[str, Any]] = {
+    "create_video_to_video": {"video_uri": VIDEO, "prompt_text": "Make it snow"},
+    "create_image_to_video": {"prompt_image": IMAGE, "prompt_text": "The dog runs"},
+    "create_text_to_image": {
+        "prompt_text": "@dog on a beach",
+        "reference_images": [{"uri": IMAGE, "tag": "dog"}],
+        "ratio": "1024:1024",
+    },
+    "create_video_upscale": {"video_uri": VIDEO},
+    "create_character_performance": {
+        "character_uri": IMAGE,
+        "character_type": "image",
+        "reference_video_uri": VIDEO,
+    },
+}
+
+
+def minimal_arguments(schema: dict[str, Any]) -> dict[str, Any]:
+    """The simplest value for each required property of a tool's input schema."""
+    defs = schema.get("$defs", {})
+
+    def value_for(prop: dict[str, Any]) -> Any:
+        if "$ref" in prop:
+            return value_for(defs[prop["$ref"].rsplit("/", 1)[-1]])
+        if "enum" in prop:
+            return prop["enum"][0]
+        if "const" in prop:
+            return prop["const"]
+        if "anyOf" in prop:
+            return value_for(prop["anyOf"][0])
+        kind = prop.get("type")
+        return {"string": "x", "integer": prop.get("minimum", 1), "number": 1, "boolean": False}.get(kind)
+
+    return {name: value_for(schema["properties"][name]) for name in schema.get("required", [])}
+
+
+def decode_data_uri(value: str) -> tuple[str, bytes]:
+    head, _, payload = value.partition(",")
+    assert head.startswith("data:") and head.endswith(";base64")
+    return head[5:-7], base64.b64decode(payload, validate=True)
+
+
+# Tool results ---------------------------------------------------------------------------------------------
+
+
+def result_text(result: CallToolResult) -> str:
+    """The text blocks of a tool result, joined with spaces."""
+    return " ".join(block.text for block in result.content if block.type == "text")
+
+
+def error_text(result: CallToolResult) -> str:
+    """The text of a result that must be a tool error."""
+    assert result.is_error, f"expected a tool error, got {result.structured_content}"
+    return result_text(result)
+
+
+def assert_clear_error(result: CallToolResult, tool: str, max_length: int = 8000) -> str:
+    """The text of an is_error result, checked to be a deliberate, readable error and not a crash."""
+    text = error_text(result)
+    assert text.strip() != f"Error executing tool {tool}", f"{tool} crashed (the SDK's bare crash message)"
+    assert "Traceback" not in text
+    assert "cf-error-details" not in text and "Ray ID" not in text, "an upstream HTML error page reached the model"
+    assert len(text) < max_length, f"an error of {len(text)} characters"
+    return text
+
+
+def assert_clear_outcome(result: CallToolResult, tool: str) -> bool:
+    """True for a success, False for a clear tool error; fails on anything else."""
+    if result.is_error:
+        assert_clear_error(result, tool)
+        return False
+    assert result.structured_content is not None
+    return True
+
+
+# Faults and fast upstreams --------------------------------------------------------------------------------
+
+READ_TIMEOUT = 0.4
+MAX_RETRIES = 2
+MEDIA_PATH = "/_sandbox/media/"
+INSTANT_TASKS: dict[str, Any] = {
+    "not_visible_seconds": 0.0,
+    "pending_seconds": 0.0,
+    "running_seconds": 0.0,
+    "supports_cancel": True,
+}
+
+FAULTS: dict[str, Fault | None] = {
+    "connection_refused": None,
+    "drop_connection": Fault(kind="drop_connection"),
+    "reset_mid_response": Fault(kind="reset_mid_response"),
+    "read_timeout": Fault(kind="delay", delay_seconds=READ_TIMEOUT * 2.5),
+    "http_500": Fault(kind="status", status=500),
+    "http_502": Fault(kind="status", status=502),
+    "http_503_retry_after": Fault(kind="status", status=503, retry_after=0.05),
+    "http_504": Fault(kind="status", status=504),
+    "http_524": Fault(kind="status", status=524),
+    "http_429_retry_after": Fault(kind="status", status=429, retry_after=0.05),
+    "redirect_301": Fault(kind="redirect", status=301),
+    "html_error_page_502": Fault(kind="html", status=502),
+    "empty_body": Fault(kind="empty"),
+    "malformed_json": Fault(kind="malformed_json"),
+    "wrong_shape_json": Fault(kind="wrong_shape"),
+    "huge_body_10mb": Fault(kind="huge_body", status=200),
+}
+
+
+def closed_port_url() -> str:
+    """A loopback URL nobody listens on (the port was just bound and released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+# Servers as subprocesses ----------------------------------------------------------------------------------
+
+STARTUP_SECONDS = 30.0
+
+
+def server_env(sandbox_server: SandboxServer, tmp_path: Path) -> dict[str, str]:
+    """The environment of `python -m runway_mcp` over stdio against the sandbox."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMETAPI", "RUNWAY"))}
+    env.update(
+        COMETAPI_KEY=CANARY_KEY,
+        COMETAPI_BASE_URL=f"{sandbox_server.url}/v1",  # an OpenAI-style base; the /v1 is tolerated
+        RUNWAY_MCP_DATA_DIR=str(tmp_path / "data"),
+        RUNWAY_MCP_OUTPUT_DIR=str(tmp_path / "out"),
+        RUNWAY_MCP_POLL_INTERVAL="0.2",
+        RUNWAY_MCP_LOG_LEVEL="DEBUG",
+    )
+    return env
+
+
+def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNWAY_MCP_", "COMETAPI_", "RUNWAYML_"))}
+    # The checkout under test (src/) and its tests package come first, whatever is installed.
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), str(REPO)])
+    env.update({"RUNWAY_MCP_DATA_DIR": str(tmp_path / "data"), **extra})
+    return env
+
+
+@contextmanager
+def server_process(
+    args: list[str], env: dict[str, str], log: Path, started: str = r"listening on (http://127\.0\.0\.1:\d+)"
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """A server started as a subprocess (its own process group); yields it and its base URL from its log."""
+    with log.open("wb") as sink:
+        process = subprocess.Popen(args, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            found = re.search(started, log.read_text(errors="replace"))
+            if found:
+                break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not start:\n{log.read_text(errors='replace')}")
+            time.sleep(0.05)
+        yield process, found.group(1)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=5)
