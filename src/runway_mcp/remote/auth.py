@@ -5,7 +5,7 @@ Two modes:
   compared in constant time. On a loopback bind the tokens are optional; on any other bind the server
   refuses to start without them unless unauthenticated use is asked for explicitly.
 - Bring your own key (`--byo-key`): the bearer token IS the caller's CometAPI key. It is used for that
-  caller's upstream calls only (see `runway_mcp.remote.caller`), and the caller's tasks are filed under an
+  caller's upstream calls only (see `runway_mcp.tools.caller`), and the caller's tasks are filed under an
   owner id derived from the key by a one-way hash, never under the key itself.
 """
 
@@ -23,7 +23,7 @@ from mcp.server.auth.settings import AuthSettings
 from pydantic import SecretStr
 
 from runway_mcp.config import Settings, SettingsError
-from runway_mcp.remote.caller import CALLER_KEY_CLAIM
+from runway_mcp.tools.caller import CALLER_KEY_CLAIM
 
 logger = logging.getLogger("runway_mcp.remote.app")
 

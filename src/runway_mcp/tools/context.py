@@ -14,7 +14,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from runway_mcp.config import Settings
 from runway_mcp.errors import RunwayMCPError, UnavailableError, bounded
 from runway_mcp.media.inputs import MediaPolicy
-from runway_mcp.remote.caller import caller_api_key, caller_owner
+from runway_mcp.tools.caller import caller_api_key, caller_owner
 
 if TYPE_CHECKING:
     from runway_mcp.service.task_service import TaskService
