@@ -56,7 +56,7 @@ def full_arguments(spec: ModelSpec) -> dict[str, Any]:
 
 
 def expected_body(spec: ModelSpec, arguments: dict[str, Any]) -> dict[str, Any]:
-    """The body the upstream should receive, built independently of payloads.py from the catalog's wire paths."""
+    """The body the upstream should receive, built independently of service/requests.py from the catalog's wire paths."""
     body: dict[str, Any] = {"model": spec.name}
     for param in spec.params:
         value = arguments[param.name]

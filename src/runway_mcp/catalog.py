@@ -1,7 +1,7 @@
 """What the upstream accepts: endpoints, models, their parameters, limits and prices, in one table.
 
 Validation (`service/requests.py`), the create tools and their schemas (`tools/create.py`,
-`tools/parameters.py`), `list_models`, `estimate_cost` and the README's model table all read from
+`tools/signature.py`), `list_models`, `estimate_cost` and the README's model table all read from
 here, so adding a model or a parameter is one entry. Each parameter carries its meaning in words
 (`about`); every number a tool's text states comes from the fields beside it.
 Facts come from `shared/reference/runway-via-cometapi.md` (CometAPI's and Runway's public docs and

@@ -1,0 +1,1 @@
+"""Serving MCP over streamable HTTP or SSE, and who may call."""

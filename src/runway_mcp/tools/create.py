@@ -1,7 +1,7 @@
 """The create tools, one per upstream route, built from the catalog.
 
 Each tool's signature, schema bounds and parameter texts are read from the catalog's models and
-parameters (`tools/parameters.py` turns one catalog parameter into one tool parameter); adding a
+parameters (`tools/signature.py` turns one catalog parameter into one tool parameter); adding a
 model or a parameter to the catalog changes the tools with no edit here. Every create tool also
 takes wait_seconds, idempotency_key and dry_run, and asks the user before spending when the
 server is configured to (`tools/confirmation.py`).
@@ -26,9 +26,9 @@ from runway_mcp.tools.annotations import CREATES_PAID_TASK
 from runway_mcp.tools.catalog import tool_for
 from runway_mcp.tools.confirmation import SpendConfirmation, check_confirmation, confirm_spend_resolver
 from runway_mcp.tools.context import app_of, owner_of, tool_errors
-from runway_mcp.tools.parameters import catalog_parameters
 from runway_mcp.tools.params import DryRun, IdempotencyKey, WaitSeconds
 from runway_mcp.tools.registry import ToolRegistry, ToolSpec
+from runway_mcp.tools.signature import catalog_parameters
 from runway_mcp.tools.tasks import wait_and_report
 
 TOOL_FOR: dict[Endpoint, str] = {endpoint: tool_for(endpoint) for endpoint in Endpoint}

@@ -1,4 +1,4 @@
-"""A create tool's parameters, read from the catalog: type, schema bounds and the text a model reads.
+"""A create tool's signature, read from the catalog: each parameter's type, schema bounds and the text a model reads.
 
 One catalog parameter may be taken by several models of a route, with different limits. The tool
 offers it once, with bounds that admit every model's values (the request is checked against the

@@ -1,0 +1,115 @@
+"""The create tools are made from the catalog: a model or a parameter added there reaches the tools as it is.
+
+These tests change the catalog (monkeypatched `MODELS`), build the server through the public
+`build_server`, and read the tools a client sees over the in-memory protocol, in both client modes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from runway_mcp import catalog
+from runway_mcp.catalog import DATA_URI_LIMIT_BYTES, MB, URL_ASSET_LIMIT_BYTES, Endpoint, ModelSpec, Param, models_for
+from runway_mcp.config import Settings
+from runway_mcp.tools.create import ROUTES
+from runway_mcp.tools.server import build_server
+
+pytestmark = pytest.mark.anyio
+
+NEW_PARAM = Param("grain", "filmGrain", "integer", minimum=2, maximum=7, about="How much film grain to add.")
+NEW_MODEL = ModelSpec(
+    name="upscale_grainy",
+    endpoint=Endpoint.VIDEO_UPSCALE,
+    summary="An upscaler that also adds film grain.",
+    params=(*models_for(Endpoint.VIDEO_UPSCALE)[0].params, NEW_PARAM),
+)
+
+
+def values(schema: dict[str, Any]) -> list[Any]:
+    """The values a schema allows: its enum, or its one const (pydantic's form for a single choice)."""
+    return list(schema["enum"]) if "enum" in schema else [schema["const"]]
+
+
+async def tool_schemas(settings: Settings, mode: str) -> dict[str, dict[str, Any]]:
+    uncached = settings.model_copy(update={"schema_cache": False})
+    async with Client(build_server(uncached), mode=mode) as client:  # type: ignore[arg-type]
+        return {tool.name: tool.input_schema for tool in (await client.list_tools()).tools}
+
+
+async def test_a_model_and_a_parameter_added_to_the_catalog_reach_the_tool(
+    settings: Settings, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = (await tool_schemas(settings, mode))["create_video_upscale"]
+    assert "grain" not in before["properties"]
+
+    monkeypatch.setattr(catalog, "MODELS", (*catalog.MODELS, NEW_MODEL))
+    after = (await tool_schemas(settings, mode))["create_video_upscale"]
+
+    assert values(after["properties"]["model"]) == [*values(before["properties"]["model"]), "upscale_grainy"]
+    assert "upscale_grainy: An upscaler that also adds film grain." in after["properties"]["model"]["description"]
+    grain = after["properties"]["grain"]
+    integer = next(option for option in grain["anyOf"] if option.get("type") == "integer")
+    assert (integer["minimum"], integer["maximum"]) == (2, 7)
+    assert grain["description"] == "How much film grain to add. Allowed: 2-7. Only for: upscale_grainy."
+    assert "grain" not in after.get("required", [])
+
+
+async def test_a_limit_changed_in_the_catalog_changes_the_bounds_and_the_words(
+    settings: Settings, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aleph = next(m for m in catalog.MODELS if m.name == "gen4_aleph")
+    longer = dataclasses.replace(
+        aleph,
+        params=tuple(dataclasses.replace(p, max_utf16=4321) if p.name == "prompt_text" else p for p in aleph.params),
+    )
+    monkeypatch.setattr(catalog, "MODELS", tuple(longer if m is aleph else m for m in catalog.MODELS))
+    prompt = (await tool_schemas(settings, mode))["create_video_to_video"]["properties"]["prompt_text"]
+    assert prompt["maxLength"] == 4321
+    assert "4321 characters for gen4_aleph" in prompt["description"]
+
+
+async def test_every_limit_the_words_state_is_the_catalogs(settings: Settings, mode: str) -> None:
+    schemas = await tool_schemas(settings, mode)
+    video = schemas["create_video_to_video"]["properties"]["video_uri"]["description"]
+    assert f"up to {URL_ASSET_LIMIT_BYTES['video'] // MB} MB" in video
+    assert f"up to {DATA_URI_LIMIT_BYTES['video'] // MB} MB" in video
+    image = schemas["create_image_to_video"]["properties"]["prompt_image"]["description"]
+    assert f"up to {URL_ASSET_LIMIT_BYTES['image'] // MB} MB" in image
+    for route in ROUTES:
+        properties = schemas[f"create_{route.endpoint.value}"]["properties"]
+        for model in models_for(route.endpoint):
+            for param in model.params:
+                if param.max_utf16:
+                    assert str(param.max_utf16) in properties[param.name]["description"], (model.name, param.name)
+                for bound in (param.minimum, param.maximum, *param.choices):
+                    if isinstance(bound, int | float) and param.kind in ("integer", "number"):
+                        assert (
+                            str(int(bound) if float(bound).is_integer() else bound)
+                            in properties[param.name]["description"]
+                        ), (model.name, param.name)
+
+
+def test_every_route_has_its_create_tool_words() -> None:
+    assert [route.endpoint for route in ROUTES] == list(Endpoint)
+
+
+async def test_the_tool_requires_what_every_model_requires_and_what_the_route_names(
+    settings: Settings, mode: str
+) -> None:
+    schemas = await tool_schemas(settings, mode)
+    for route in ROUTES:
+        models = models_for(route.endpoint)
+        by_all = {p.name for p in models[0].params if all((q := m.param(p.name)) and q.required for m in models)}
+        assert set(schemas[f"create_{route.endpoint.value}"].get("required", [])) == by_all | set(
+            route.always_required
+        ), route.endpoint
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(base_url="http://127.0.0.1:9", data_dir=tmp_path / "data", ledger_enabled=False)
