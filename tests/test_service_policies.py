@@ -12,14 +12,17 @@ import anyio
 import pytest
 
 from runway_mcp.errors import BudgetExceededError, InputError, NotFoundError
+from runway_mcp.service.admission import Admission, Replay, Send
 from runway_mcp.service.bounded import DAY_SECONDS, RecentMap
-from runway_mcp.service.budget import DailyBudget
 from runway_mcp.service.freshness import DELETED, FreshTasks
-from runway_mcp.service.idempotency import Idempotency
 from runway_mcp.service.ownership import OwnerScope
 from runway_mcp.service.pacing import PollPacing
+from runway_mcp.store.backend import SqliteBackend
+from runway_mcp.store.journal import Attempt, Journal
 from runway_mcp.store.ledger import Ledger
 from runway_mcp.store.records import TaskRecord
+
+pytestmark = pytest.mark.anyio
 
 
 class FakeClock:
@@ -101,201 +104,158 @@ def test_recent_map_forgets_entries_older_than_max_age(clock: FakeClock) -> None
     assert len(memory) == 1
 
 
-# Idempotency ----------------------------------------------------------------------------------------
+# Admission: idempotency keys and the daily cap, through the create journal ---------------------------
 
 
-async def submit_once(unit: Idempotency, key: str, request_hash: str, task_id: str) -> str | None:
-    """One create under `key`: the original task id found, or None after remembering `task_id`."""
-    async with unit.claim(key, None, request_hash) as claim:
-        if claim.original is None:
-            claim.remember(task_id)
-        return claim.original
-
-
-@pytest.mark.anyio
-async def test_same_key_and_request_gives_the_original_task(no_ledger: Ledger, clock: FakeClock) -> None:
-    unit = Idempotency(no_ledger, clock=clock)
-    assert await submit_once(unit, "k", "hash-a", "task-1") is None
-    assert await submit_once(unit, "k", "hash-a", "task-2") == "task-1"
-
-
-@pytest.mark.anyio
-async def test_same_key_with_a_different_request_is_refused(no_ledger: Ledger, clock: FakeClock) -> None:
-    unit = Idempotency(no_ledger, clock=clock)
-    await submit_once(unit, "k", "hash-a", "task-1")
-    with pytest.raises(InputError) as caught:
-        await submit_once(unit, "k", "hash-b", "task-2")
-    assert caught.value.problems == [
-        "idempotency_key: 'k' was already used for a different request (task task-1). Use a new key for a new "
-        "request, or repeat the original parameters exactly to get the original task back."
-    ]
-    assert unit.locks == 0
-
-
-@pytest.mark.anyio
-async def test_keys_belong_to_one_owner(no_ledger: Ledger, clock: FakeClock) -> None:
-    unit = Idempotency(no_ledger, clock=clock)
-    async with unit.claim("k", "alice", "h") as claim:
-        claim.remember("task-alice")
-    async with unit.claim("k", "bob", "h") as claim:
-        assert claim.original is None
-
-
-@pytest.mark.anyio
-async def test_the_ledger_is_consulted_before_the_memory(ledger: Ledger, clock: FakeClock) -> None:
-    unit = Idempotency(ledger, clock=clock)
-    await submit_once(unit, "k", "h", "remembered-only")
-    await ledger.record_created(record("from-ledger", created_at=clock(), idempotency_key="k", request_hash="h"))
-    assert await submit_once(unit, "k", "h", "task-new") == "from-ledger"
-
-
-@pytest.mark.anyio
-async def test_concurrent_creates_under_one_key_run_one_at_a_time(no_ledger: Ledger, clock: FakeClock) -> None:
-    unit = Idempotency(no_ledger, clock=clock)
-    first_inside, release = anyio.Event(), anyio.Event()
-    seen: list[str | None] = []
-
-    async def first() -> None:
-        async with unit.claim("k", None, "h") as claim:
-            first_inside.set()
-            await release.wait()
-            claim.remember("task-1")
-
-    async def second() -> None:
-        seen.append(await submit_once(unit, "k", "h", "task-2"))
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(first)
-        await first_inside.wait()
-        tg.start_soon(second)
-        await anyio.wait_all_tasks_blocked()
-        assert seen == [] and unit.locks == 1
-        release.set()
-    assert seen == ["task-1"]
-
-
-@pytest.mark.anyio
-async def test_a_lock_is_dropped_once_no_create_holds_or_waits_for_it(no_ledger: Ledger, clock: FakeClock) -> None:
-    unit = Idempotency(no_ledger, clock=clock)
-    for n in range(50):
-        await submit_once(unit, f"key-{n}", "h", f"task-{n}")
-    assert unit.locks == 0
-
-    holding, release = anyio.Event(), anyio.Event()
-
-    async def hold() -> None:
-        async with unit.claim("busy", None, "h"):
-            holding.set()
-            await release.wait()
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(hold)
-        await holding.wait()
-        # A waiter that is cancelled while it waits must not leave the lock behind either.
-        async with anyio.create_task_group() as waiters:
-            waiters.start_soon(submit_once, unit, "busy", "h", "never")
-            await anyio.wait_all_tasks_blocked()
-            waiters.cancel_scope.cancel()
-        assert unit.locks == 1
-        release.set()
-    assert unit.locks == 0
-
-
-@pytest.mark.anyio
-async def test_remembered_keys_are_bounded_in_number_and_age(no_ledger: Ledger, clock: FakeClock) -> None:
-    unit = Idempotency(no_ledger, max_keys=3, max_age=60, clock=clock)
-    for n in range(10):
-        await submit_once(unit, f"key-{n}", "h", f"task-{n}")
-    assert unit.remembered == 3
-    assert await submit_once(unit, "key-0", "h", "again-0") is None
-    assert await submit_once(unit, "key-9", "h", "again-9") == "task-9"
-    clock.advance(61)
-    assert await submit_once(unit, "key-9", "h", "later-9") is None
-
-
-# Daily budget ---------------------------------------------------------------------------------------
-
-
-@pytest.mark.anyio
-async def test_no_limit_never_refuses_and_remembers_nothing(no_ledger: Ledger, clock: FakeClock) -> None:
-    budget = DailyBudget(None, no_ledger, clock=clock)
-    for _ in range(100):
-        async with budget.reserve(None):
-            budget.record()
-    assert budget.remembered == 0
-
-
-@pytest.mark.anyio
-async def test_the_limit_refuses_from_memory_when_the_ledger_is_off(no_ledger: Ledger, clock: FakeClock) -> None:
-    budget = DailyBudget(2, no_ledger, clock=clock)
-    for _ in range(2):
-        async with budget.reserve(None):
-            budget.record()
-    with pytest.raises(BudgetExceededError) as caught:
-        async with budget.reserve(None):
-            pytest.fail("the create ran over the budget")
-    assert str(caught.value) == (
-        "The daily budget of this server is used up: 2 of 2 tasks were created in the last 24 hours "
-        "(RUNWAY_MCP_MAX_TASKS_PER_DAY). Nothing was sent and nothing was spent. Try again later or ask the "
-        "server's owner to raise the limit."
+def attempt(key: str | None = None, *, request_hash: str = "h1", owner: str | None = None) -> Attempt:
+    return Attempt(
+        owner=owner,
+        idempotency_key=key,
+        endpoint="video_to_video",
+        model="gen4_aleph",
+        prompt="snow",
+        params={"promptText": "snow"},
+        request_hash=request_hash,
     )
 
 
-@pytest.mark.anyio
-async def test_the_limit_counts_the_ledger(ledger: Ledger, clock: FakeClock) -> None:
-    budget = DailyBudget(2, ledger, clock=clock)
-    for n in range(2):
-        await ledger.record_created(record(f"task-{n}", created_at=clock() - 60))
-    with pytest.raises(BudgetExceededError):
-        await budget.check(None)
+@pytest.fixture
+async def journal(clock: FakeClock) -> AsyncIterator[Journal]:
+    opened = await Journal.open(lambda: SqliteBackend(None), lease_seconds=60, clock=clock)
+    assert opened.available
+    yield opened
+    await opened.aclose()
 
 
-@pytest.mark.anyio
-async def test_creations_older_than_a_day_no_longer_count_and_are_dropped(no_ledger: Ledger, clock: FakeClock) -> None:
-    budget = DailyBudget(1, no_ledger, clock=clock)
-    budget.record()
-    with pytest.raises(BudgetExceededError):
-        await budget.check(None)
-    clock.advance(DAY_SECONDS + 1)
-    await budget.check(None)
-    assert budget.remembered == 0
+def admission(journal: Journal, ledger: Ledger, *, cap: int | None = None, per_owner: bool = False) -> Admission:
+    return Admission(journal, ledger, cap=cap, cap_per_owner=per_owner, wait_seconds=5)
 
 
-@pytest.mark.anyio
-async def test_remembered_times_never_exceed_the_limit(no_ledger: Ledger, clock: FakeClock) -> None:
-    budget = DailyBudget(3, no_ledger, clock=clock)
-    for _ in range(10):
-        budget.record()
-        clock.advance(1)
-    assert budget.remembered == 3
+async def sent(unit: Admission, what: Attempt) -> str:
+    admitted = await unit.admit(what)
+    assert isinstance(admitted, Send) and admitted.attempt_id is not None
+    return admitted.attempt_id
 
 
-@pytest.mark.anyio
-async def test_concurrent_creates_cannot_both_slip_under_the_limit(no_ledger: Ledger, clock: FakeClock) -> None:
-    budget = DailyBudget(1, no_ledger, clock=clock)
-    first_inside, release = anyio.Event(), anyio.Event()
-    outcomes: list[str] = []
+async def test_a_created_key_replays_its_task(journal: Journal, no_ledger: Ledger) -> None:
+    unit = admission(journal, no_ledger)
+    await journal.finish(await sent(unit, attempt("k")), "created", task_id="task-1")
+    assert await unit.admit(attempt("k")) == Replay("task-1")
+    with pytest.raises(InputError, match="different request"):
+        await unit.admit(attempt("k", request_hash="h2"))
 
-    async def first() -> None:
-        async with budget.reserve(None):
-            first_inside.set()
-            await release.wait()
-            budget.record()
+
+async def test_an_in_doubt_key_is_refused_and_a_new_key_sends(journal: Journal, no_ledger: Ledger) -> None:
+    unit = admission(journal, no_ledger)
+    await journal.finish(await sent(unit, attempt("k")), "in_doubt", detail="HTTP 502 after sending.")
+    with pytest.raises(InputError, match="in doubt") as refused:
+        await unit.admit(attempt("k"))
+    assert "HTTP 502 after sending." in str(refused.value) and "new idempotency_key" in str(refused.value)
+    await sent(unit, attempt("k2"))
+
+
+async def test_a_key_not_created_may_be_sent_again(journal: Journal, no_ledger: Ledger) -> None:
+    unit = admission(journal, no_ledger)
+    await journal.finish(await sent(unit, attempt("k")), "not_created", detail="HTTP 400")
+    await sent(unit, attempt("k"))
+
+
+async def test_a_key_in_flight_is_waited_for_then_replayed(journal: Journal, no_ledger: Ledger) -> None:
+    unit = admission(journal, no_ledger)
+    first = await sent(unit, attempt("k"))
+    outcome: list[Send | Replay] = []
 
     async def second() -> None:
-        try:
-            async with budget.reserve(None):
-                outcomes.append("created")
-        except BudgetExceededError:
-            outcomes.append("refused")
+        outcome.append(await unit.admit(attempt("k")))
 
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(first)
-        await first_inside.wait()
-        tg.start_soon(second)
-        await anyio.wait_all_tasks_blocked()
-        release.set()
-    assert outcomes == ["refused"]
+    async with anyio.create_task_group() as group:
+        group.start_soon(second)
+        await anyio.sleep(0.3)
+        assert outcome == []  # still waiting: the first is in flight
+        await journal.finish(first, "created", task_id="task-1")
+    assert outcome == [Replay("task-1")]
+
+
+async def test_waiting_for_a_key_in_flight_is_bounded(journal: Journal, no_ledger: Ledger) -> None:
+    unit = Admission(journal, no_ledger, cap=None, cap_per_owner=False, wait_seconds=0)
+    await sent(unit, attempt("k"))
+    with pytest.raises(InputError, match="still being sent"):
+        await unit.admit(attempt("k"))
+
+
+async def test_a_create_left_in_flight_past_its_lease_becomes_in_doubt(
+    journal: Journal, no_ledger: Ledger, clock: FakeClock
+) -> None:
+    unit = admission(journal, no_ledger)
+    await sent(unit, attempt("k"))
+    clock.advance(61)
+    with pytest.raises(InputError, match="in doubt"):
+        await unit.admit(attempt("k"))
+
+
+async def test_the_cap_counts_every_create_that_may_have_cost_money(journal: Journal, no_ledger: Ledger) -> None:
+    unit = admission(journal, no_ledger, cap=2)
+    await journal.finish(await sent(unit, attempt()), "not_created")
+    await journal.finish(await sent(unit, attempt()), "created", task_id="t1")
+    await journal.finish(await sent(unit, attempt()), "in_doubt")
+    with pytest.raises(BudgetExceededError, match="2 of 2"):
+        await unit.admit(attempt())
+
+
+async def test_the_cap_is_per_caller_in_bring_your_own_key_mode(journal: Journal, no_ledger: Ledger) -> None:
+    unit = admission(journal, no_ledger, cap=1, per_owner=True)
+    await sent(unit, attempt(owner="alice"))
+    await sent(unit, attempt(owner="bob"))
+    with pytest.raises(BudgetExceededError):
+        await unit.admit(attempt(owner="alice"))
+    shared = admission(journal, no_ledger, cap=2)
+    with pytest.raises(BudgetExceededError):
+        await shared.admit(attempt(owner="carol"))
+
+
+async def test_the_cap_forgets_creates_older_than_a_day(journal: Journal, no_ledger: Ledger, clock: FakeClock) -> None:
+    unit = admission(journal, no_ledger, cap=1)
+    await journal.finish(await sent(unit, attempt()), "created", task_id="t1")
+    clock.advance(DAY_SECONDS + 1)
+    await sent(unit, attempt())
+
+
+async def test_without_a_journal_keys_and_caps_are_refused_and_the_rest_is_sent_unrecorded(
+    no_ledger: Ledger,
+) -> None:
+    broken = Journal(None, lease_seconds=60, unavailable_reason="disk full")
+    with pytest.raises(InputError, match="idempotency_key needs the create journal") as refused:
+        await admission(broken, no_ledger).admit(attempt("k"))
+    assert "disk full" in str(refused.value) and "Nothing was sent" in str(refused.value)
+    with pytest.raises(InputError, match="RUNWAY_MCP_MAX_TASKS_PER_DAY needs the create journal"):
+        await admission(broken, no_ledger, cap=5).admit(attempt())
+    assert await admission(broken, no_ledger).admit(attempt()) == Send(None)
+
+
+async def test_a_key_the_ledger_held_before_the_journal_still_replays(journal: Journal, ledger: Ledger) -> None:
+    await ledger.record_created(record("old-task", created_at=1.0, idempotency_key="k", request_hash="h1"))
+    assert await admission(journal, ledger).admit(attempt("k")) == Replay("old-task")
+
+
+async def test_two_processes_on_one_file_send_a_key_once(tmp_path: Path, no_ledger: Ledger) -> None:
+    path = tmp_path / "journal.sqlite3"
+    journals = [await Journal.open(lambda: SqliteBackend(path), lease_seconds=60) for _ in range(2)]
+    outcomes: list[Send | Replay] = []
+
+    async def create(unit: Admission) -> None:
+        admitted = await unit.admit(attempt("k"))
+        outcomes.append(admitted)
+        if isinstance(admitted, Send) and admitted.attempt_id is not None:
+            await anyio.sleep(0.1)  # the create's round trip
+            await unit.journal.finish(admitted.attempt_id, "created", task_id="task-1")
+
+    async with anyio.create_task_group() as group:
+        for n in range(10):
+            group.start_soon(create, admission(journals[n % 2], no_ledger))
+    for opened in journals:
+        await opened.aclose()
+    assert sum(isinstance(o, Send) for o in outcomes) == 1
+    assert outcomes.count(Replay("task-1")) == 9
 
 
 # Freshness ------------------------------------------------------------------------------------------

@@ -208,13 +208,25 @@ class CancelResult(Schema):
 
 
 class TaskSummary(Schema):
-    """A task from this server's local record (the ledger); status is as last seen, not live."""
+    """A task from this server's local record (the ledger); status is as last seen, not live.
 
-    task_id: str
+    A create whose outcome is unknown is listed too, with status IN_DOUBT, no task_id and the request
+    that was sent: it may or may not have been created and billed (check the provider's dashboard).
+    """
+
+    task_id: str | None = Field(description="The task's id; null for a create in doubt (status IN_DOUBT).")
     endpoint: str
     model: str
     prompt: str | None = None
-    status: str = Field(description="Status when this server last looked; call get_task for the live one.")
+    status: str = Field(
+        description=(
+            "Status when this server last looked; call get_task for the live one. IN_DOUBT: a create whose "
+            "answer was lost, which may or may not have created (and billed) a task."
+        )
+    )
+    request: dict[str, Any] | None = Field(
+        default=None, description="For IN_DOUBT: the request that was sent, media shortened to type, size and hash."
+    )
     created_at: str = Field(description="When this server created it (ISO 8601, UTC).")
     outputs: list[str] = Field(default_factory=list)
     downloads: list[str] = Field(default_factory=list, description="Local files saved by download_task_output.")

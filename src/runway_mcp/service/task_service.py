@@ -2,9 +2,9 @@
 
 Tools in `runway_mcp.tools` validate their arguments, call one method here and shape the answer.
 `owner` keeps callers of a shared server apart (an opaque id, never a key); None on stdio.
-The policies around the upstream calls are separate units with bounded memory, composed here:
-idempotent creates (`idempotency`), the daily budget (`budget`), fresh and deleted tasks
-(`freshness`), poll pacing (`pacing`) and owner scoping (`ownership`).
+The policies around the upstream calls are separate units, composed here: whether a create may be
+sent (`admission`: idempotency keys and the daily cap, through the create journal), fresh and
+deleted tasks (`freshness`), poll pacing (`pacing`) and owner scoping (`ownership`).
 """
 
 from __future__ import annotations
@@ -19,17 +19,26 @@ from typing import Any
 import anyio
 import httpx
 
-from runway_mcp.errors import DownloadError, InputError, NotFoundError, NotSupportedError, quoted
+from runway_mcp.errors import (
+    AmbiguousCreateError,
+    DownloadError,
+    InputError,
+    NotFoundError,
+    NotSupportedError,
+    RunwayMCPError,
+    quoted,
+)
 from runway_mcp.media.body import StreamingJsonBody, materialize
+from runway_mcp.media.checks import MediaError
 from runway_mcp.media.inputs import verify_remote_asset
 from runway_mcp.models import CancelResult, CostEstimate, CreatedTask, SavedFile, Task, TaskStatus
-from runway_mcp.service.budget import DailyBudget
+from runway_mcp.service.admission import Admission, Replay, Send
 from runway_mcp.service.freshness import DELETED, FreshTasks
-from runway_mcp.service.idempotency import Idempotency
 from runway_mcp.service.ownership import OwnerScope
 from runway_mcp.service.pacing import PollPacing
 from runway_mcp.service.requests import PreparedRequest
 from runway_mcp.service.waiting import OnPoll, wait_for
+from runway_mcp.store.journal import Attempt, Journal, State
 from runway_mcp.store.ledger import Ledger
 from runway_mcp.store.records import TaskRecord, canonical_request_hash, sanitize_params
 from runway_mcp.upstream.client import RunwayClient
@@ -61,6 +70,25 @@ def replace_value(body: Any, old: object, new: object) -> None:
             replace_value(value, old, new)
 
 
+def outcome_of(failure: BaseException) -> State:
+    """What a failed create means for its journal entry: certainly not created, or in doubt.
+
+    The upstream client raises AmbiguousCreateError whenever the request may have reached the upstream;
+    its other errors, ours, and a local file failing mid-stream are certain refusals. Anything else
+    (an unforeseen error) is in doubt: only a certain refusal frees an idempotency key.
+    """
+    if isinstance(failure, AmbiguousCreateError):
+        return "in_doubt"
+    if isinstance(failure, RunwayMCPError | MediaError):
+        return "not_created"
+    return "in_doubt"
+
+
+def _detail(failure: BaseException) -> str:
+    message = getattr(failure, "message", None) or str(failure) or type(failure).__name__
+    return message[:500]
+
+
 def _describe_request(request: PreparedRequest) -> tuple[dict[str, Any], str]:
     """The body with local files described (never their bytes), and its canonical hash."""
     described = materialize(request.body)
@@ -75,13 +103,20 @@ class TaskService:
         client: RunwayClient,
         ledger: Ledger,
         download_http: httpx.AsyncClient | Callable[[], httpx.AsyncClient],
+        journal: Journal,
     ) -> None:
         self.client = client
         self.ledger = ledger
         self.settings = client.settings
         self._download_http = download_http
-        self.idempotency = Idempotency(ledger)
-        self.budget = DailyBudget(self.settings.max_tasks_per_day, ledger)
+        self.journal = journal
+        self.admission = Admission(
+            journal,
+            ledger,
+            cap=self.settings.max_tasks_per_day,
+            cap_per_owner=self.settings.byo_key,
+            wait_seconds=journal.lease_seconds,
+        )
         self.fresh = FreshTasks(self.settings.fresh_task_grace_seconds, ledger)
         self.pacing = PollPacing(self.settings.effective_poll_interval)
         self.owners = OwnerScope(ledger)
@@ -102,16 +137,20 @@ class TaskService:
                 await self.verify_remote_media(request)
             # Hashing a 16 MB input takes a moment: keep it off the event loop.
             described, request_hash = await anyio.to_thread.run_sync(_describe_request, request)
-            if idempotency_key is None:
-                return await self._submit(request, described, request_hash, None, owner)
-            async with self.idempotency.claim(idempotency_key, owner, request_hash) as claim:
-                if claim.original is not None:
-                    logger.info("idempotent replay of task %s", claim.original)
-                    return self._created(claim.original, request, replayed=True)
-                created = await self._submit(request, described, request_hash, idempotency_key, owner)
-                assert created.task_id is not None
-                claim.remember(created.task_id)
-                return created
+            attempt = Attempt(
+                owner=owner,
+                idempotency_key=idempotency_key,
+                endpoint=request.endpoint.value,
+                model=request.model,
+                prompt=request.prompt,
+                params=sanitize_params(described),
+                request_hash=request_hash,
+            )
+            admitted = await self.admission.admit(attempt)
+            if isinstance(admitted, Replay):
+                logger.info("idempotent replay of task %s", admitted.task_id)
+                return self._created(admitted.task_id, request, replayed=True)
+            return await self._submit(request, attempt, admitted)
         finally:
             request.close()
 
@@ -165,37 +204,42 @@ class TaskService:
             value.body_value = uri
             local.close()
 
-    async def _submit(
-        self,
-        request: PreparedRequest,
-        described: dict[str, Any],
-        request_hash: str,
-        idempotency_key: str | None,
-        owner: str | None,
-    ) -> CreatedTask:
-        async with self.budget.reserve(owner):
-            await self._upload_large_media(request)
-            body = StreamingJsonBody(request.body) if request.media_is_local else request.body
-            task_id = await self.client.create_task(request.endpoint.value, body)
+    async def _submit(self, request: PreparedRequest, attempt: Attempt, admitted: Send) -> CreatedTask:
+        """Send the create once. Shielded: once it may leave, it runs to its end and its outcome is recorded,
+        even if the tool call is cancelled or the client goes away (bounded by the HTTP timeouts)."""
+        with anyio.CancelScope(shield=True):
+            try:
+                await self._upload_large_media(request)
+                body = StreamingJsonBody(request.body) if request.media_is_local else request.body
+                task_id = await self.client.create_task(request.endpoint.value, body)
+            except BaseException as exc:
+                if admitted.attempt_id is not None:
+                    await self.journal.finish(admitted.attempt_id, outcome_of(exc), detail=_detail(exc))
+                raise
             created_at = time.time()
-            self.budget.record(created_at)
+            if admitted.attempt_id is not None:
+                await self.journal.finish(admitted.attempt_id, "created", task_id=task_id)
             self.fresh.created(task_id, created_at)
-        logger.info("created task %s (%s, %s)", task_id, request.endpoint.value, request.model)
-        await self.ledger.record_created(
-            TaskRecord(
-                task_id=task_id,
-                endpoint=request.endpoint.value,
-                model=request.model,
-                prompt=request.prompt,
-                params=sanitize_params(described),
-                created_at=created_at,
-                status=TaskStatus.PENDING.value,
-                idempotency_key=idempotency_key,
-                request_hash=request_hash,
-                owner=owner,
+            logger.info("created task %s (%s, %s)", task_id, request.endpoint.value, request.model)
+            await self.ledger.record_created(
+                TaskRecord(
+                    task_id=task_id,
+                    endpoint=attempt.endpoint,
+                    model=attempt.model,
+                    prompt=attempt.prompt,
+                    params=attempt.params,
+                    created_at=created_at,
+                    status=TaskStatus.PENDING.value,
+                    idempotency_key=attempt.idempotency_key,
+                    request_hash=attempt.request_hash,
+                    owner=attempt.owner,
+                )
             )
-        )
-        return self._created(task_id, request, replayed=False)
+        created = self._created(task_id, request, replayed=False)
+        if admitted.attempt_id is None:
+            note = " This server's create journal is unavailable, so this task is not recorded here: keep its task_id."
+            created = created.model_copy(update={"next_step": created.next_step + note})
+        return created
 
     @staticmethod
     def _created(task_id: str, request: PreparedRequest, *, replayed: bool) -> CreatedTask:

@@ -18,6 +18,7 @@ from runway_mcp.tools.caller import caller_api_key, caller_owner
 
 if TYPE_CHECKING:
     from runway_mcp.service.task_service import TaskService
+    from runway_mcp.store.journal import Journal
     from runway_mcp.store.ledger import Ledger
     from runway_mcp.upstream.transport import HttpClients
 
@@ -35,6 +36,7 @@ class AppContext:
 
     settings: Settings
     ledger: Ledger
+    journal: Journal
     media_policy: MediaPolicy
     _service: TaskService | None = field(default=None, init=False, repr=False)
     _clients: HttpClients | None = field(default=None, init=False, repr=False)
@@ -51,11 +53,11 @@ class AppContext:
 
             self._clients = HttpClients(self.settings)
             client = RunwayClient(self.settings, self._clients.api, caller_key=caller_api_key)
-            self._service = TaskService(client, self.ledger, self._clients.downloads)
+            self._service = TaskService(client, self.ledger, self._clients.downloads, self.journal)
         return self._service
 
     async def aclose(self) -> None:
-        """Close the HTTP clients, if any call opened them (the lifespan closes the ledger)."""
+        """Close the HTTP clients, if any call opened them (the lifespan closes the ledger and the journal)."""
         self._closed = True
         if self._clients is not None:
             await self._clients.aclose()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from mcp.server import MCPServer
@@ -15,6 +15,8 @@ from runway_mcp import __version__
 from runway_mcp.catalog import EPHEMERAL_UPLOAD_LIMIT_BYTES
 from runway_mcp.config import Settings
 from runway_mcp.media.inputs import MediaPolicy
+from runway_mcp.store.backend import Backend, SqliteBackend
+from runway_mcp.store.journal import Journal
 from runway_mcp.store.ledger import Ledger
 from runway_mcp.tools.catalog import register_catalog_tools, register_models_resource
 from runway_mcp.tools.context import AppContext
@@ -55,6 +57,25 @@ def media_policy_for(settings: Settings) -> MediaPolicy:
     )
 
 
+def journal_backend_for(settings: Settings) -> Callable[[], Backend]:
+    """Where the create journal lives: PostgreSQL when a database URL is set, else beside the ledger.
+
+    With the ledger turned off it lives in memory: keys and the cap still hold within this process.
+    """
+    database_url = getattr(settings, "database_url", None)
+    if database_url is not None:
+        from runway_mcp.store.postgres import PostgresBackend  # psycopg only loads when it is used
+
+        return lambda: PostgresBackend(database_url.get_secret_value())
+    path = settings.ledger_path()
+    return lambda: SqliteBackend(path)
+
+
+def create_lease_seconds(settings: Settings) -> float:
+    """How long a create may stay in flight before other processes take it to be in doubt."""
+    return settings.connect_timeout + settings.read_timeout + settings.retry_budget_seconds + 30.0
+
+
 def build_server(
     settings: Settings,
     *,
@@ -74,7 +95,8 @@ def build_server(
     @asynccontextmanager
     async def lifespan(_server: MCPServer[AppContext]) -> AsyncIterator[AppContext]:
         ledger = await Ledger.open(settings.ledger_path())
-        app = AppContext(settings=settings, ledger=ledger, media_policy=media_policy_for(settings))
+        journal = await Journal.open(journal_backend_for(settings), lease_seconds=create_lease_seconds(settings))
+        app = AppContext(settings=settings, ledger=ledger, journal=journal, media_policy=media_policy_for(settings))
         try:
             running.append(app)
             try:
@@ -83,6 +105,7 @@ def build_server(
                 running.remove(app)
         finally:
             await app.aclose()
+            await journal.aclose()
             await ledger.aclose()
 
     tools = ToolRegistry()

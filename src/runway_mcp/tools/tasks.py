@@ -14,6 +14,7 @@ from pydantic import Field
 
 from runway_mcp.errors import DownloadError, NotFoundError, RunwayMCPError, bounded
 from runway_mcp.models import CancelResult, DownloadResult, Task, TaskList, TaskStatus, TaskSummary
+from runway_mcp.store.journal import AttemptRow
 from runway_mcp.store.records import TaskRecord
 from runway_mcp.tools.annotations import DESTRUCTIVE_UPSTREAM, READS_LOCAL_RECORD, READS_UPSTREAM, WRITES_LOCAL_FILES
 from runway_mcp.tools.context import AppContext, app_of, owner_of, tool_errors
@@ -57,12 +58,8 @@ async def list_tasks(
     Use it to find a task_id again (for example after a restart or a lost reply). Statuses are as last
     seen by this server; call get_task for a live status and fresh output links.
     """
-    app = app_of(ctx)
     with tool_errors():
-        records = await app.ledger.list_recent(
-            status=status.value if status else None, limit=limit, owner=owner_of(ctx)
-        )
-    return TaskList(tasks=[summary_of(r) for r in records], ledger_enabled=app.ledger.enabled)
+        return await task_listing(app_of(ctx), status, limit, owner_of(ctx))
 
 
 async def wait_for_task(
@@ -167,9 +164,7 @@ def register_task_resources(mcp: MCPServer[AppContext], running: list[AppContext
     async def recent_tasks_resource() -> str:
         if not running:
             raise ResourceError("The server is still starting; try again in a moment.")
-        app = running[-1]
-        records = await app.ledger.list_recent(status=None, limit=50, owner=owner_of(None))
-        listing = TaskList(tasks=[summary_of(r) for r in records], ledger_enabled=app.ledger.enabled)
+        listing = await task_listing(running[-1], None, 50, owner_of(None))
         return listing.model_dump_json(indent=2)
 
     @mcp.resource(
@@ -188,6 +183,33 @@ def register_task_resources(mcp: MCPServer[AppContext], running: list[AppContext
         except RunwayMCPError as exc:
             raise ResourceError(bounded(exc.message)) from None
         return task.model_dump_json(indent=2)
+
+
+async def task_listing(app: AppContext, status: TaskStatus | None, limit: int, owner: str | None) -> TaskList:
+    """The newest tasks from the ledger, with the journal's creates in doubt and those another host made."""
+    records = await app.ledger.list_recent(status=status.value if status else None, limit=limit, owner=owner)
+    summaries = [summary_of(r) for r in records]
+    if status is None:
+        known = {r.task_id for r in records}
+        attempts = await app.journal.attempts(owner=owner, states=("in_doubt", "created"), limit=limit)
+        summaries += [attempt_summary(a) for a in attempts if a.task_id not in known]
+        summaries.sort(key=lambda s: s.created_at, reverse=True)
+    return TaskList(tasks=summaries[:limit], ledger_enabled=app.ledger.enabled)
+
+
+def attempt_summary(row: AttemptRow) -> TaskSummary:
+    """A journal entry as a listed task: created elsewhere (PENDING when made), or in doubt."""
+    in_doubt = row.state == "in_doubt"
+    return TaskSummary(
+        task_id=row.task_id,
+        endpoint=row.endpoint,
+        model=row.model,
+        prompt=row.prompt,
+        status="IN_DOUBT" if in_doubt else TaskStatus.PENDING.value,
+        request=row.params if in_doubt else None,
+        created_at=datetime.fromtimestamp(row.started_at, UTC).isoformat(timespec="seconds"),
+        failure=row.detail if in_doubt else None,
+    )
 
 
 def summary_of(record: TaskRecord) -> TaskSummary:
