@@ -7,19 +7,25 @@ from __future__ import annotations
 
 import atexit
 import base64
+import contextlib
+import itertools
+import json
 import os
 import re
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
+from anyio.streams.buffered import BufferedByteReceiveStream
 from mcp.types import CallToolResult
 from pydantic import SecretStr
 
@@ -247,3 +253,169 @@ def server_process(
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=5)
+
+
+# Raw JSON-RPC over a server's stdio ------------------------------------------------------------------------
+
+RUNWAY_MCP_COMMAND = Path(sys.executable).with_name("runway-mcp")
+"""The installed `runway-mcp` command of the interpreter running the tests."""
+
+
+class StdioServer:
+    """A `runway-mcp` process spoken to in raw JSON-RPC lines; several calls may be in flight at once.
+
+    Unlike the SDK's stdio client it exposes the process, so a test can close its stdin, or kill it,
+    while a call is in progress. Build one with `open_stdio_server`.
+    """
+
+    ANSWER_SECONDS = 60.0
+
+    def __init__(self, process: Any, log: Path) -> None:
+        self.process = process
+        self.log = log
+        self._ids = itertools.count(1)
+        # Each request sent: set when its answer came (or stdout closed), and the answer.
+        self._slots: dict[int, tuple[anyio.Event, list[dict[str, Any]]]] = {}
+        self._write_lock = anyio.Lock()
+        self.stdout_closed = anyio.Event()
+
+    @property
+    def pid(self) -> int:
+        pid: int = self.process.pid
+        return pid
+
+    async def _write(self, message: dict[str, Any]) -> None:
+        async with self._write_lock:
+            await self.process.stdin.send(json.dumps(message).encode() + b"\n")
+
+    async def read_answers(self) -> None:
+        """Hand every answer on stdout to its request; answer the server's own requests."""
+        lines = BufferedByteReceiveStream(self.process.stdout)
+        try:
+            while True:
+                line = await lines.receive_until(b"\n", 64 * 1024 * 1024)
+                if not line.strip():
+                    continue
+                message = json.loads(line)
+                if "method" in message:
+                    if "id" in message:  # a request from the server: ping is answered, nothing else is offered
+                        reply: dict[str, Any] = {"jsonrpc": "2.0", "id": message["id"], "result": {}}
+                        if message["method"] != "ping":
+                            reply = {"jsonrpc": "2.0", "id": message["id"], "error": {"code": -32601, "message": "no"}}
+                        with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+                            await self._write(reply)
+                    continue  # notifications (progress, logs)
+                slot = self._slots.get(message.get("id"))
+                if slot is not None:
+                    slot[1].append(message)
+                    slot[0].set()
+        except (anyio.EndOfStream, anyio.IncompleteRead, anyio.ClosedResourceError, anyio.BrokenResourceError):
+            pass
+        finally:
+            self.stdout_closed.set()
+            for event, _ in self._slots.values():
+                event.set()
+
+    async def send_request(self, method: str, params: dict[str, Any] | None = None) -> int:
+        """Send a request without waiting for its answer (`answer` waits for it); returns its id."""
+        request_id = next(self._ids)
+        self._slots[request_id] = (anyio.Event(), [])
+        if self.stdout_closed.is_set():
+            self._slots[request_id][0].set()
+        await self._write({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params or {}})
+        return request_id
+
+    async def answer(self, request_id: int) -> dict[str, Any]:
+        """The answer to a request sent with `send_request`; raises if the server ends without one."""
+        event, answers = self._slots[request_id]
+        with anyio.fail_after(self.ANSWER_SECONDS):
+            await event.wait()
+        del self._slots[request_id]
+        if not answers:
+            raise RuntimeError(f"the server ended without answering request {request_id}:\n{self.log_text()}")
+        return answers[0]
+
+    async def request(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Send a request and return its `result`; a JSON-RPC error raises RuntimeError."""
+        answer = await self.answer(await self.send_request(method, params))
+        if "error" in answer:
+            raise RuntimeError(f"{method} failed: {answer['error']}")
+        result: dict[str, Any] = answer["result"]
+        return result
+
+    async def initialize(self) -> None:
+        """The initialize handshake."""
+        client = {"name": "tests", "version": "0"}
+        await self.request("initialize", {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": client})
+        await self._write({"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+    async def start_tool_call(self, name: str, arguments: dict[str, Any]) -> int:
+        """Send a tools/call without waiting; returns its request id."""
+        return await self.send_request("tools/call", {"name": name, "arguments": arguments})
+
+    async def call_tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """A tool's result object (isError, content, structuredContent)."""
+        return await self.request("tools/call", {"name": name, "arguments": arguments})
+
+    async def close_stdin(self) -> None:
+        await self.process.stdin.aclose()
+
+    async def exit_code_within(self, seconds: float) -> int | None:
+        """The exit code, or None if the process still runs after `seconds`."""
+        with anyio.move_on_after(seconds):
+            code: int = await self.process.wait()
+            return code
+        return None
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+def raw_result_text(result: dict[str, Any]) -> str:
+    """The text blocks of a raw tools/call result, joined with spaces."""
+    return " ".join(block.get("text", "") for block in result.get("content", []) if block.get("type") == "text")
+
+
+@asynccontextmanager
+async def open_stdio_server(env: dict[str, str], log: Path) -> AsyncIterator[StdioServer]:
+    """`runway-mcp` over stdio with this environment, initialized; its stderr is appended to `log`.
+
+    At the end its stdin is closed and it gets 10 s to exit, then it is killed.
+    """
+    with log.open("ab") as sink:
+        process = await anyio.open_process([str(RUNWAY_MCP_COMMAND)], env=env, stderr=sink, start_new_session=True)
+    server = StdioServer(process, log)
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(server.read_answers)
+            try:
+                with anyio.fail_after(STARTUP_SECONDS):
+                    await server.initialize()
+                yield server
+            finally:
+                with anyio.CancelScope(shield=True):
+                    if process.returncode is None:
+                        with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+                            await process.stdin.aclose()
+                        await server.exit_code_within(10)
+                tg.cancel_scope.cancel()
+    finally:
+        with anyio.CancelScope(shield=True):
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            await process.aclose()
+
+
+async def wait_until(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    """Poll `condition` every 20 ms until it holds; fail saying `what` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {seconds} s: {what}")
+        await anyio.sleep(0.02)
+
+
+def stdio_env(sandbox_server: SandboxServer, tmp_path: Path, **variables: str) -> dict[str, str]:
+    """`server_env` (data in tmp_path/data), with the run's schema cache and these extra variables."""
+    return server_env(sandbox_server, tmp_path) | {"RUNWAY_MCP_CACHE_DIR": str(SCHEMA_CACHE), **variables}

@@ -325,8 +325,20 @@ class Journal:
         )
         params: dict[str, Any] = {f"s{i}": s for i, s in enumerate(states)}
         params |= {"everyone": 1 if everyone else 0, "owner": owner or "", "limit": max(0, limit)}
+
+        def listing(tx: Transaction) -> list[AttemptRow]:
+            return [_row(r) for r in tx.execute(sql, params)]
+
+        def expire_then_list(tx: Transaction) -> list[AttemptRow]:
+            _expire_stale(tx, self._clock())  # a create whose sender died is listed as in doubt at once
+            return listing(tx)
+
         try:
-            return await self._run(lambda tx: [_row(r) for r in tx.execute(sql, params)], write=False, action="list")
+            return await self._run(expire_then_list, write=True, action="list")
+        except JournalUnavailable:
+            pass
+        try:
+            return await self._run(listing, write=False, action="list")  # a store that can only be read
         except JournalUnavailable:
             return []
 
