@@ -36,6 +36,8 @@ DEFAULT_BUSY_TIMEOUT_SECONDS: Final = 2.0
 # window bounds how long another process's older write can outlive ours; the cap bounds the memory.
 UNCHANGED_STATUS_WINDOW_SECONDS: Final = 60.0
 _UNCHANGED_STATUS_MEMO_SIZE: Final = 1024
+# At most this many created tasks are held in memory while the file cannot take them.
+_UNWRITTEN_CAP: Final = 10_000
 
 _SCHEMA: Final = f"""
 BEGIN IMMEDIATE;
@@ -108,6 +110,10 @@ class Ledger:
         self._stored: OrderedDict[str, tuple[tuple[object, ...], float]] = OrderedDict()
         # task id -> a token of the last update started for it, while one is in flight
         self._latest_update: dict[str, object] = {}
+        # Created tasks the file could not take when they were made (a lock held too long): kept here,
+        # answered from here, and written with the next created task, the next download or at close
+        # (not on status polls, which stay one write or none). A created task is never dropped.
+        self._unwritten: dict[str, TaskRecord] = {}
 
     @classmethod
     async def open(cls, path: Path | None, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS) -> Ledger:
@@ -142,7 +148,27 @@ class Ledger:
         Its params are sanitised here as well, so media bytes never reach the file. If another
         task of the same owner already holds the idempotency key, this one is recorded without it.
         """
-        await self._write("record a created task", lambda conn: _insert(conn, record))
+        if self._conn is None:
+            return
+        if len(self._unwritten) < _UNWRITTEN_CAP:
+            self._unwritten[record.task_id] = record
+        await self._write_unwritten()
+
+    async def _write_unwritten(self) -> None:
+        """Write the created tasks still held in memory; those the file takes are forgotten here."""
+        pending = list(self._unwritten.values())
+
+        def work(conn: sqlite3.Connection) -> bool:
+            for record in pending:
+                _insert(conn, record)
+            return True
+
+        with anyio.CancelScope(shield=True):  # the tasks were paid for: a cancelled caller must not lose them
+            written = await self._call("record a created task", work, neutral=False)
+        if written:
+            for record in pending:
+                if self._unwritten.get(record.task_id) is record:
+                    del self._unwritten[record.task_id]
 
     async def update_status(
         self,
@@ -206,13 +232,18 @@ class Ledger:
 
     async def add_downloads(self, task_id: str, paths: Sequence[str]) -> None:
         """Append local file paths to a task's downloads, skipping ones already listed."""
+        if self._unwritten:
+            await self._write_unwritten()
         await self._write("add downloads", lambda conn: _append_downloads(conn, task_id, [str(p) for p in paths]))
 
     async def get(self, task_id: str, owner: str | None = None) -> TaskRecord | None:
         """The task with this id, or None. With `owner`, only a task that owner created."""
         sql = "SELECT * FROM tasks WHERE task_id = :task_id AND (:owner IS NULL OR owner = :owner)"
         rows = await self._read("look up a task", sql, {"task_id": task_id, "owner": owner})
-        return rows[0] if rows else None
+        if rows:
+            return rows[0]
+        held = self._unwritten.get(task_id)
+        return held if held is not None and (owner is None or held.owner == owner) else None
 
     async def list_recent(
         self, *, status: str | None = None, limit: int = 20, owner: str | None = None
@@ -223,7 +254,15 @@ class Ledger:
             WHERE (:status IS NULL OR status = :status) AND (:owner IS NULL OR owner = :owner)
             ORDER BY created_at DESC, rowid DESC LIMIT :limit
         """
-        return await self._read("list tasks", sql, {"status": status, "owner": owner, "limit": max(0, limit)})
+        rows = await self._read("list tasks", sql, {"status": status, "owner": owner, "limit": max(0, limit)})
+        held = [
+            r
+            for r in self._unwritten.values()
+            if (status is None or r.status == status) and (owner is None or r.owner == owner)
+        ]
+        if not held:
+            return rows
+        return sorted([*rows, *held], key=lambda r: r.created_at, reverse=True)[: max(0, limit)]
 
     async def find_idempotent(self, idempotency_key: str, owner: str | None = None) -> TaskRecord | None:
         """The task this owner created with this idempotency key, or None.
@@ -243,6 +282,8 @@ class Ledger:
 
     async def aclose(self) -> None:
         """Close the database. Safe to call twice; every method is a no-op afterwards."""
+        if self._unwritten and self._conn is not None:
+            await self._write_unwritten()
         if self.disabled_reason is None:
             self.disabled_reason = "the ledger was closed"
         with anyio.CancelScope(shield=True):
