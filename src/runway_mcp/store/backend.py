@@ -44,7 +44,20 @@ class Backend(Protocol):
         """Run `work` in one transaction; `write` takes the store's write lock first. Raises on failure."""
         ...
 
+    def run_now(self, work: Callable[[Transaction], T], *, write: bool) -> T:
+        """`run`, but raise `Busy` at once instead of waiting for a lock; only for backends that are `quick`."""
+        ...
+
+    @property
+    def quick(self) -> bool:
+        """True when a transaction takes microseconds and never waits on the network (see `Journal._run`)."""
+        ...
+
     def close(self) -> None: ...
+
+
+class Busy(Exception):
+    """The store's lock is held by someone else right now (from `run_now`)."""
 
 
 class _SqliteTransaction:
@@ -69,6 +82,7 @@ class SqliteBackend:
 
     def __init__(self, path: Path | None, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS) -> None:
         self._path = path
+        self._busy_timeout = busy_timeout
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         target = ":memory:" if path is None else str(path)
@@ -89,6 +103,24 @@ class SqliteBackend:
     @property
     def shared_across_processes(self) -> bool:
         return self._path is not None
+
+    @property
+    def quick(self) -> bool:
+        return True
+
+    def run_now(self, work: Callable[[Transaction], T], *, write: bool) -> T:
+        conn = self._conn
+        if conn is None:
+            raise sqlite3.ProgrammingError("the journal is closed")
+        conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            return self.run(work, write=write)
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise Busy(str(exc)) from None
+            raise
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
 
     def run(self, work: Callable[[Transaction], T], *, write: bool) -> T:
         conn = self._conn

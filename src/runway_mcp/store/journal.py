@@ -30,7 +30,7 @@ from typing import Any, Final, Literal, TypeVar
 import anyio
 import anyio.to_thread
 
-from runway_mcp.store.backend import Backend, Transaction
+from runway_mcp.store.backend import Backend, Busy, Transaction
 
 __all__ = ["Attempt", "AttemptRow", "CapReached", "Journal", "JournalUnavailable", "KeyTaken", "Proceed"]
 
@@ -376,15 +376,29 @@ class Journal:
             return work(tx)
 
         try:
-            result = await anyio.to_thread.run_sync(
-                lambda: backend.run(transaction, write=write), limiter=self._limiter
-            )
+            done, now = self._run_now(backend, transaction, write=write)
+            if done:
+                result: T = now
+            else:
+                result = await anyio.to_thread.run_sync(
+                    lambda: backend.run(transaction, write=write), limiter=self._limiter
+                )
         except Exception as exc:
             raise JournalUnavailable(
                 f"the create journal ({backend.description}) could not {action}: {type(exc).__name__}: {exc}"
             ) from None
         self._forget(pending)
         return result
+
+    def _run_now(self, backend: Backend, transaction: Callable[[Transaction], T], *, write: bool) -> tuple[bool, Any]:
+        """A quick store's transaction right here, when nothing else holds it: a worker thread's hop would
+        cost more than the transaction. `(False, None)` when it would have to wait for a lock."""
+        if not backend.quick or self._limiter.borrowed_tokens:
+            return False, None
+        try:
+            return True, backend.run_now(transaction, write=write)
+        except Busy:
+            return False, None
 
 
 def _write_outcomes(tx: Transaction, outcomes: dict[str, Outcome]) -> None:
