@@ -5,8 +5,10 @@ Every unit takes a clock, so expiry is tested by moving a fake clock, never by s
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -230,6 +232,34 @@ async def test_without_a_journal_keys_and_caps_are_refused_and_the_rest_is_sent_
     with pytest.raises(InputError, match="RUNWAY_MCP_MAX_TASKS_PER_DAY needs the create journal"):
         await admission(broken, no_ledger, cap=5).admit(attempt())
     assert await admission(broken, no_ledger).admit(attempt()) == Send(None)
+
+
+class ReadOnly(SqliteBackend):
+    """An SQLite journal whose every write fails, as a read-only file or database role would."""
+
+    def run(self, work: Any, *, write: bool) -> Any:
+        if write:
+            raise sqlite3.OperationalError("attempt to write a readonly database")
+        return super().run(work, write=write)
+
+    def run_now(self, work: Any, *, write: bool) -> Any:
+        return self.run(work, write=write)
+
+
+async def test_a_journal_that_can_only_be_read_still_replays_its_keys(tmp_path: Path, no_ledger: Ledger) -> None:
+    path = tmp_path / "journal.sqlite3"
+    writable = await Journal.open(lambda: SqliteBackend(path), lease_seconds=60)
+    await writable.finish(await sent(admission(writable, no_ledger), attempt("k")), "created", task_id="task-1")
+    await writable.aclose()
+
+    read_only = await Journal.open(lambda: ReadOnly(path), lease_seconds=60)
+    assert read_only.available
+    unit = admission(read_only, no_ledger)
+    assert await unit.admit(attempt("k")) == Replay("task-1")
+    with pytest.raises(InputError, match="readonly"):
+        await unit.admit(attempt("other-key"))
+    assert await unit.admit(attempt()) == Send(None)
+    await read_only.aclose()
 
 
 async def test_a_key_the_ledger_held_before_the_journal_still_replays(journal: Journal, ledger: Ledger) -> None:

@@ -172,6 +172,11 @@ def migrate(tx: Transaction) -> None:
         tx.execute("INSERT INTO journal_schema (version) VALUES (:version)", {"version": version})
 
 
+def _schema_version(tx: Transaction) -> int:
+    rows = tx.execute("SELECT max(version) AS version FROM journal_schema")
+    return int(rows[0]["version"] or 0) if rows else 0
+
+
 def _expire_stale(tx: Transaction, now: float) -> None:
     """In-flight attempts whose sender is gone, or whose lease ran out, become in doubt."""
     for row in tx.execute("SELECT attempt_id, holder, lease_until FROM create_attempts WHERE state = 'in_flight'"):
@@ -224,6 +229,17 @@ class Journal:
             backend = make_backend()
             try:
                 backend.run(migrate, write=True)
+            except Exception:
+                # A store that can be read but not written (a read-only file or role) still answers for
+                # the keys it holds, when its schema is current; every write then fails, and says why.
+                try:
+                    if backend.run(_schema_version, write=False) == MIGRATIONS[-1][0]:
+                        logger.warning("The create journal %s can only be read", backend.description)
+                        return backend
+                except Exception as unreadable:
+                    logger.debug("the create journal cannot be read either: %s", unreadable)
+                backend.close()
+                raise
             except BaseException:
                 backend.close()
                 raise
