@@ -20,7 +20,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -155,23 +155,27 @@ async def create_tool_round_trips(base_url: str, home: Path, count: int) -> list
 
 
 @contextmanager
-def postgres_store(workdir: Path) -> Iterator[str | None]:
+def postgres_store() -> Iterator[str | None]:
     """A PostgreSQL URL to measure against, or None (with the reason in the scenario's notes)."""
     given = os.environ.get("RUNWAY_MCP_BENCH_DATABASE_URL")
     if given:
         yield given
         return
     try:
-        from tests.pg import temporary_postgres  # the tests' throwaway cluster from the system binaries
+        from tests.pg import PostgresCluster, find_binaries  # the tests' throwaway server from the system binaries
     except ImportError:
         yield None
         return
-    with ExitStack() as stack:
-        try:
-            url = stack.enter_context(temporary_postgres(workdir / "postgres"))
-        except Exception:
-            url = None
-        yield url
+    binaries = find_binaries()
+    if binaries is None:
+        yield None
+        return
+    cluster = PostgresCluster(binaries)
+    try:
+        cluster.start()
+        yield cluster.database_url(cluster.create_database())
+    finally:
+        cluster.remove()
 
 
 async def run(options: RunOptions) -> ScenarioResult:
@@ -183,7 +187,7 @@ async def run(options: RunOptions) -> ScenarioResult:
         round_trip = median(await create_tool_round_trips(server.url, options.workdir / "server", count))
     stores: dict[str, str | None] = {"SQLite": str(options.workdir / "journal.sqlite3")}
     figures: dict[str, Any] = {"create_tool_round_trip_s": round_trip, "bare_post_s": post}
-    with postgres_store(options.workdir) as postgres_url:
+    with postgres_store() as postgres_url:
         stores["PostgreSQL"] = postgres_url
         for name, store in stores.items():
             if store is None:

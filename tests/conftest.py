@@ -1,4 +1,4 @@
-"""Shared fixtures: a sandbox upstream on real loopback HTTP and MCP clients in both protocol modes."""
+"""Shared fixtures: a sandbox upstream on real loopback HTTP, MCP clients in both protocol modes, PostgreSQL."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from mcp import Client
 from runway_mcp.config import Settings
 from runway_mcp.sandbox import Sandbox, SandboxServer
 from runway_mcp.tools.server import build_server
+from tests.pg import PostgresCluster, find_binaries
 from tests.support import FAST_SANDBOX, SCHEMA_CACHE, make_settings
 
 # Servers built from settings with no data or cache directory use the user cache directory; keep
@@ -65,3 +66,26 @@ async def client(settings: Settings, mode: str) -> AsyncIterator[Client]:
 def debug_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     caplog.set_level(logging.DEBUG)
     return caplog
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """A throwaway PostgreSQL server for the session (tests/pg.py); skipped where none is installed, but not in CI."""
+    binaries = find_binaries()
+    if binaries is None:
+        reason = "PostgreSQL's server binaries (initdb, pg_ctl) are not installed: apt-get install postgresql"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (.ci/run installs them; under CI these tests must run)", pytrace=False)
+        pytest.skip(reason)
+    cluster = PostgresCluster(binaries)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_cluster: PostgresCluster) -> str:
+    """`postgresql://postgres@127.0.0.1:PORT/postgres` of the session's server (trust authentication)."""
+    return postgres_cluster.url

@@ -30,6 +30,8 @@ API_PREFIXES: dict[Provider, str] = {"cometapi": "/runwayml/v1", "runway": "/v1"
 KEY_VARIABLES: dict[Provider, str] = {"cometapi": "COMETAPI_KEY", "runway": "RUNWAYML_API_SECRET"}
 BASE_URL_VARIABLES: dict[Provider, str] = {"cometapi": "COMETAPI_BASE_URL", "runway": "RUNWAYML_BASE_URL"}
 ALLOWED_DIRS_ENV: Final = "RUNWAY_MCP_ALLOWED_DIRS"
+DATABASE_URL_ENV: Final = "RUNWAY_MCP_DATABASE_URL"
+DATABASE_URL_SCHEMES: Final = ("postgresql", "postgres")
 LEDGER_FILE_NAME: Final = "tasks.sqlite3"
 
 
@@ -176,6 +178,8 @@ class Settings(BaseModel):
     stateless_http: bool = False
     # Shared by every worker behind one address, so state sealed by one opens on another.
     request_state_keys: tuple[SecretStr, ...] = ()
+    # The create journal in PostgreSQL, shared by every host (a postgresql:// URL; it may hold a password).
+    database_url: SecretStr | None = None
 
     @field_validator("base_url")
     @classmethod
@@ -184,6 +188,17 @@ class Settings(BaseModel):
         if not url.startswith(("https://", "http://")):
             raise ValueError(f"base URL must start with https:// (or http:// for a local sandbox); got {value!r}")
         return url
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        # The message never repeats the URL: it may carry a password.
+        if value is not None and urlsplit(value.get_secret_value()).scheme.lower() not in DATABASE_URL_SCHEMES:
+            raise ValueError(
+                f"{DATABASE_URL_ENV} must be a postgresql:// (or postgres://) URL, "
+                "like postgresql://user:password@host:5432/dbname"
+            )
+        return value
 
     @property
     def api_prefix(self) -> str:
@@ -272,6 +287,9 @@ class Settings(BaseModel):
                 values["schema_cache"] = False
             else:
                 values["cache_dir"] = cache
+        database_url = get(DATABASE_URL_ENV)
+        if database_url is not None:
+            values["database_url"] = SecretStr(database_url)  # so a validation error shows it masked
         allowed = get(ALLOWED_DIRS_ENV)
         if allowed is not None:
             try:

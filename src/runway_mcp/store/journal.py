@@ -177,18 +177,27 @@ def _schema_version(tx: Transaction) -> int:
     return int(rows[0]["version"] or 0) if rows else 0
 
 
-def _expire_stale(tx: Transaction, now: float) -> None:
-    """In-flight attempts whose sender is gone, or whose lease ran out, become in doubt."""
-    for row in tx.execute("SELECT attempt_id, holder, lease_until FROM create_attempts WHERE state = 'in_flight'"):
-        if row["lease_until"] < now or holder_is_gone(row["holder"]):
+STOPPED: Final = "The server sending this create stopped before its answer was recorded."
+# How often a process looks for in-flight creates whose sender on this host is gone (between, the lease rules).
+HOLDER_CHECK_SECONDS: Final = 5.0
+
+
+def _expire_stale(tx: Transaction, now: float, *, check_holders: bool) -> None:
+    """In-flight attempts whose lease ran out, or (with `check_holders`) whose sender is gone, become in doubt."""
+    expire = {"now": now, "detail": STOPPED}
+    tx.execute(
+        "UPDATE create_attempts SET state = 'in_doubt', finished_at = :now, detail = :detail "
+        "WHERE state = 'in_flight' AND lease_until < :now",
+        expire,
+    )
+    if not check_holders:
+        return
+    for row in tx.execute("SELECT attempt_id, holder FROM create_attempts WHERE state = 'in_flight'"):
+        if holder_is_gone(row["holder"]):
             tx.execute(
                 "UPDATE create_attempts SET state = 'in_doubt', finished_at = :now, detail = :detail "
                 "WHERE attempt_id = :attempt_id AND state = 'in_flight'",
-                {
-                    "now": now,
-                    "attempt_id": row["attempt_id"],
-                    "detail": "The server sending this create stopped before its answer was recorded.",
-                },
+                {**expire, "attempt_id": row["attempt_id"]},
             )
 
 
@@ -218,6 +227,7 @@ class Journal:
         self._limiter = anyio.CapacityLimiter(1)
         # Outcomes the store could not take when they happened: written at the next chance.
         self._unwritten: dict[str, Outcome] = {}
+        self._holders_checked_at = float("-inf")
 
     @classmethod
     async def open(
@@ -270,7 +280,7 @@ class Journal:
 
         def work(tx: Transaction) -> Decision:
             now = self._clock()
-            _expire_stale(tx, now)
+            _expire_stale(tx, now, check_holders=self._holder_check_due())
             if attempt.idempotency_key is not None:
                 earlier = _find_key(tx, attempt.owner, attempt.idempotency_key)
                 if earlier is not None:
@@ -310,11 +320,11 @@ class Journal:
             )
             return Proceed(attempt_id)
 
-        return await self._run(work, write=True, action="record this create")
+        return await self._run(work, lock=True, action="record this create")
 
     async def lookup(self, owner: str | None, key: str) -> AttemptRow | None:
         """The attempt holding this key (created, in flight or in doubt), read only. Raises JournalUnavailable."""
-        return await self._run(lambda tx: _find_key(tx, owner, key), write=False, action="look up the key")
+        return await self._run(lambda tx: _find_key(tx, owner, key), lock=False, flush=False, action="look up the key")
 
     async def finish(
         self, attempt_id: str, state: State, *, task_id: str | None = None, detail: str | None = None
@@ -323,7 +333,7 @@ class Journal:
         self._unwritten[attempt_id] = (state, task_id, detail, self._clock())
         with anyio.CancelScope(shield=True):
             try:
-                await self._run(lambda tx: None, write=True, action="record a create's outcome")
+                await self._run(lambda tx: None, lock=False, action="record a create's outcome")
             except JournalUnavailable as exc:
                 logger.warning(
                     "create %s: outcome %s kept in memory until the journal frees: %s", attempt_id, state, exc
@@ -346,15 +356,15 @@ class Journal:
             return [_row(r) for r in tx.execute(sql, params)]
 
         def expire_then_list(tx: Transaction) -> list[AttemptRow]:
-            _expire_stale(tx, self._clock())  # a create whose sender died is listed as in doubt at once
+            _expire_stale(tx, self._clock(), check_holders=True)  # a dead sender's create is listed as in doubt
             return listing(tx)
 
         try:
-            return await self._run(expire_then_list, write=True, action="list")
+            return await self._run(expire_then_list, lock=False, action="list")
         except JournalUnavailable:
             pass
         try:
-            return await self._run(listing, write=False, action="list")  # a store that can only be read
+            return await self._run(listing, lock=False, flush=False, action="list")  # a store that can only be read
         except JournalUnavailable:
             return []
 
@@ -380,12 +390,23 @@ class Journal:
             if self._unwritten.get(attempt_id) == outcome:
                 del self._unwritten[attempt_id]
 
-    async def _run(self, work: Callable[[Transaction], T], *, write: bool, action: str) -> T:
-        """Run `work` in one transaction; a write first records every outcome still pending."""
+    def _holder_check_due(self) -> bool:
+        now = time.monotonic()
+        if now - self._holders_checked_at < HOLDER_CHECK_SECONDS:
+            return False
+        self._holders_checked_at = now
+        return True
+
+    async def _run(self, work: Callable[[Transaction], T], *, lock: bool, action: str, flush: bool = True) -> T:
+        """Run `work` in one transaction, first recording every outcome still pending (unless not `flush`).
+
+        `lock` takes the store's write lock first: for a check and the write it decides on (`begin`).
+        """
         backend = self._backend
         if backend is None:
             raise JournalUnavailable(f"the create journal is unavailable ({self.unavailable_reason})")
-        pending = dict(self._unwritten) if write else {}
+        pending = dict(self._unwritten) if flush else {}
+        write = lock
 
         def transaction(tx: Transaction) -> T:
             _write_outcomes(tx, pending)

@@ -62,7 +62,7 @@ def journal_backend_for(settings: Settings) -> Callable[[], Backend]:
 
     With the ledger turned off it lives in memory: keys and the cap still hold within this process.
     """
-    database_url = getattr(settings, "database_url", None)
+    database_url = settings.database_url
     if database_url is not None:
         from runway_mcp.store.postgres import PostgresBackend  # psycopg only loads when it is used
 
