@@ -80,17 +80,10 @@ class Attempt:
 
 
 @dataclass(frozen=True)
-class AttemptRow:
-    """An attempt as the journal holds it."""
+class AttemptRow(Attempt):
+    """An attempt as the journal holds it: the attempt, and what became of it."""
 
     attempt_id: str
-    owner: str | None
-    idempotency_key: str | None
-    endpoint: str
-    model: str
-    prompt: str | None
-    params: dict[str, Any]
-    request_hash: str
     state: State
     task_id: str | None
     detail: str | None
