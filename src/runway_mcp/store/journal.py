@@ -171,6 +171,9 @@ def _schema_version(tx: Transaction) -> int:
 
 
 STOPPED: Final = "The server sending this create stopped before its answer was recorded."
+# At most this many outcomes are held in memory while the store cannot take them (then the oldest
+# attempts stay in flight and turn in doubt when their lease runs out: safe, if less precise).
+UNWRITTEN_CAP: Final = 10_000
 # How often a process looks for in-flight creates whose sender on this host is gone (between, the lease rules).
 HOLDER_CHECK_SECONDS: Final = 5.0
 
@@ -323,7 +326,10 @@ class Journal:
         self, attempt_id: str, state: State, *, task_id: str | None = None, detail: str | None = None
     ) -> None:
         """Record an attempt's outcome. Never raises: an outcome the store cannot take now is kept and retried."""
-        self._unwritten[attempt_id] = (state, task_id, detail, self._clock())
+        if self._backend is None:
+            return  # no store to write it to, now or later: the attempt was never recorded either
+        if len(self._unwritten) < UNWRITTEN_CAP:
+            self._unwritten[attempt_id] = (state, task_id, detail, self._clock())
         with anyio.CancelScope(shield=True):
             try:
                 await self._run(lambda tx: None, lock=False, action="record a create's outcome")
