@@ -308,3 +308,30 @@ async def test_after_a_kill_list_tasks_alone_shows_the_create_in_doubt(
     async with open_stdio_server(env, log) as server:
         assert_in_doubt_entry(await raw_listing(server), prompt)
     assert len(create_posts(sandbox)) == 1
+
+
+# 5. The journal cannot record: what needs it is refused before anything is sent
+
+
+async def test_without_a_journal_keyed_and_capped_creates_are_refused_and_others_say_so(
+    sandbox: Sandbox, sandbox_server: SandboxServer, tmp_path: Path, mode: str
+) -> None:
+    settings = make_settings(sandbox_server.url, tmp_path)
+    path = settings.ledger_path()
+    assert path is not None
+    path.mkdir(parents=True)  # a directory where the record's file should be: neither it nor the journal opens
+    arguments = {"video_uri": VIDEO, "prompt_text": "Unrecorded"}
+    async with Client(build_server(settings), mode=mode) as client:
+        keyed = error_text(await client.call_tool(CREATE, {**arguments, "idempotency_key": "needs-the-journal"}))
+        assert "idempotency_key needs the create journal" in keyed and "Nothing was sent" in keyed
+        assert create_posts(sandbox) == []
+        plain = await client.call_tool(CREATE, arguments)
+        assert not plain.is_error, result_text(plain)
+        assert plain.structured_content is not None
+        assert "not recorded here" in plain.structured_content["next_step"]
+        assert len(create_posts(sandbox)) == 1
+    capped = make_settings(sandbox_server.url, tmp_path, max_tasks_per_day=10)
+    async with Client(build_server(capped), mode=mode) as client:
+        refused = error_text(await client.call_tool(CREATE, arguments))
+        assert "RUNWAY_MCP_MAX_TASKS_PER_DAY needs the create journal" in refused
+    assert len(create_posts(sandbox)) == 1

@@ -38,6 +38,7 @@ from tests.support import (
     STARTUP_SECONDS,
     VIDEO,
     clean_env,
+    error_text,
     make_settings,
     result_text,
     server_process,
@@ -634,3 +635,47 @@ async def test_several_uvicorn_workers_share_one_port_and_the_ledger(
     assert len(set(re.findall(r"pid=(\d+) uvicorn.error: Started server process", log.read_text()))) == 2
     assert len(sandbox.api_requests(method="POST")) == 1  # the replays cost nothing
     assert all(r.headers["authorization"] == f"Bearer {ALICE_KEY}" for r in sandbox.api_requests())
+
+
+# Bring your own key: each caller's own money, the same across restarts --------------------------------
+
+
+async def test_byo_daily_cap_counts_each_callers_own_creates_before_and_after_a_restart(
+    sandbox_server: SandboxServer, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    sandbox.config.api_key = None  # any non-empty bearer is accepted
+    settings = http_settings(sandbox_server, tmp_path, auth_tokens=(), byo_key=True, max_tasks_per_day=1)
+    arguments = {"video_uri": VIDEO, "prompt_text": "Capped"}
+    with HttpServer(settings) as server, anyio.fail_after(40):
+        async with connect(server, ALICE_KEY) as client:
+            first = await client.call_tool("create_video_to_video", arguments)
+            assert not first.is_error, result_text(first)
+            assert "RUNWAY_MCP_MAX_TASKS_PER_DAY" in error_text(
+                await client.call_tool("create_video_to_video", arguments)
+            )
+        async with connect(server, BOB_KEY) as client:  # Bob pays with his own key: Alice's create is not his
+            bobs = await client.call_tool("create_video_to_video", arguments)
+            assert not bobs.is_error, result_text(bobs)
+    with HttpServer(settings) as server, anyio.fail_after(40):  # a restart on the same data directory
+        for key in (ALICE_KEY, BOB_KEY):
+            async with connect(server, key) as client:
+                refused = error_text(await client.call_tool("create_video_to_video", arguments))
+                assert "RUNWAY_MCP_MAX_TASKS_PER_DAY" in refused and "1 of 1" in refused
+    assert len(sandbox.api_requests(method="POST")) == 2
+
+
+async def test_byo_callers_read_their_own_tasks_with_the_record_off(
+    sandbox_server: SandboxServer, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    sandbox.config.api_key = None
+    settings = http_settings(sandbox_server, tmp_path, auth_tokens=(), byo_key=True, ledger_enabled=False)
+    with HttpServer(settings) as server, anyio.fail_after(40):
+        async with connect(server, ALICE_KEY) as client:
+            created = await client.call_tool("create_video_to_video", {"video_uri": VIDEO, "prompt_text": "Mine"})
+            assert not created.is_error and created.structured_content is not None, result_text(created)
+            task_id = created.structured_content["task_id"]
+            read = await client.call_tool("get_task", {"task_id": task_id})
+            assert not read.is_error, result_text(read)
+            assert read.structured_content is not None and read.structured_content["task_id"] == task_id
+    gets = sandbox.api_requests(method="GET")
+    assert gets and all(r.headers["authorization"] == f"Bearer {ALICE_KEY}" for r in gets)
