@@ -34,6 +34,15 @@ from runway_mcp.sandbox import Fault, SandboxConfig, SandboxServer
 
 REPO = Path(__file__).resolve().parent.parent
 
+# Uvicorn workers log through this, so a test can tell from the log which worker process answered.
+LOG_CONFIG = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"pid": {"format": "pid=%(process)d %(name)s: %(message)s"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "pid", "stream": "ext://sys.stderr"}},
+    "root": {"handlers": ["stderr"], "level": "INFO"},
+}
+
 # Settings and the sandbox ---------------------------------------------------------------------------------
 
 # A distinctive key: the secret-hygiene tests search every output for it.

@@ -35,6 +35,7 @@ from runway_mcp.remote.auth import SharedTokenVerifier, check_bind_policy, is_lo
 from runway_mcp.sandbox import Fault, Sandbox, SandboxServer
 from tests.support import (
     CANARY_KEY,
+    LOG_CONFIG,
     STARTUP_SECONDS,
     VIDEO,
     clean_env,
@@ -555,15 +556,6 @@ async def test_command_line_serves_streamable_http(
                 assert waited.structured_content["status"] == "SUCCEEDED"
     log = (tmp_path / "server.log").read_text()
     assert TOKEN not in log and CANARY_KEY not in log
-
-
-LOG_CONFIG = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"pid": {"format": "pid=%(process)d %(name)s: %(message)s"}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "pid", "stream": "ext://sys.stderr"}},
-    "root": {"handlers": ["stderr"], "level": "INFO"},
-}
 
 
 def free_port() -> int:

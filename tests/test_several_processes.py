@@ -30,6 +30,7 @@ from runway_mcp.sandbox import Sandbox, SandboxServer
 from tests.pg import PostgresCluster, free_port
 from tests.support import (
     CANARY_KEY,
+    LOG_CONFIG,
     SCHEMA_CACHE,
     STARTUP_SECONDS,
     VIDEO,
@@ -55,13 +56,15 @@ ALL_CALLS_SECONDS = 60.0
 WORKERS = 3
 HTTP_SESSIONS = 10
 TOKEN = "tok-several-workers-Hq3Jt5Lw8Pz2"
-LOG_CONFIG = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"pid": {"format": "pid=%(process)d %(name)s: %(message)s"}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "pid", "stream": "ext://sys.stderr"}},
-    "root": {"handlers": ["stderr"], "level": "INFO"},
-}
+
+
+def one_create_per_key(sandbox: Sandbox) -> list[str]:
+    """The tasks the sandbox made, after checking that exactly one create per key reached it."""
+    posts = sandbox.api_requests(method="POST", path_contains=CREATE_PATH)
+    created = sandbox.task_ids()
+    assert len(posts) == KEYS, f"{len(posts)} create POSTs reached the upstream for {KEYS} keys"
+    assert len(created) == KEYS and len(set(created)) == KEYS
+    return created
 
 
 @dataclass
@@ -172,10 +175,7 @@ async def test_racing_keys_across_processes_send_each_create_once(
 
         errors = [raw_result_text(r) for r in results if r.get("isError")]
         assert errors == [], f"{len(errors)} of {len(results)} creates failed, e.g. {errors[:3]}"
-        posts = sandbox.api_requests(method="POST", path_contains=CREATE_PATH)
-        created = sandbox.task_ids()
-        assert len(posts) == KEYS, f"{len(posts)} create POSTs reached the upstream for {KEYS} keys"
-        assert len(created) == KEYS and len(set(created)) == KEYS
+        created = one_create_per_key(sandbox)
         by_key: dict[str, set[str]] = collections.defaultdict(set)
         sent_by_key: collections.Counter[str] = collections.Counter()
         sent_by: dict[str, StdioServer] = {}
@@ -297,10 +297,7 @@ async def test_racing_keys_across_uvicorn_workers_send_each_create_once(
         assert len(flat) == KEYS * CALLS_PER_KEY and all(r is not None for _, r in flat)
         errors = [result_text(r) for _, r in flat if r.is_error]
         assert errors == [], f"{len(errors)} of {len(flat)} creates failed, e.g. {errors[:3]}"
-        posts = sandbox.api_requests(method="POST", path_contains=CREATE_PATH)
-        created = sandbox.task_ids()
-        assert len(posts) == KEYS, f"{len(posts)} create POSTs reached the upstream for {KEYS} keys"
-        assert len(created) == KEYS and len(set(created)) == KEYS
+        created = one_create_per_key(sandbox)
         by_key: dict[str, set[str]] = collections.defaultdict(set)
         sent_by_key: collections.Counter[str] = collections.Counter()
         for arguments, result in flat:
