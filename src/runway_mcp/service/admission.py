@@ -93,12 +93,8 @@ class Admission:
         """A key whose earlier attempt is created (replay) or in doubt (refuse)."""
         key = attempt.idempotency_key
         if earlier.request_hash != attempt.request_hash:
-            what = f"task {earlier.task_id}" if earlier.task_id else f"a create that is {earlier.state}"
-            raise InputError(
-                [
-                    f"idempotency_key: {key!r} was already used for a different request ({what}). Use a new key "
-                    "for a new request, or repeat the original parameters exactly to get the original task back."
-                ]
+            raise _reused_key(
+                key, f"task {earlier.task_id}" if earlier.task_id else f"a create that is {earlier.state}"
             )
         if earlier.state == "created" and earlier.task_id:
             return Replay(earlier.task_id)
@@ -119,13 +115,7 @@ class Admission:
         if found is None:
             return None
         if found.request_hash != attempt.request_hash:
-            raise InputError(
-                [
-                    f"idempotency_key: {attempt.idempotency_key!r} was already used for a different request "
-                    f"(task {found.task_id}). Use a new key for a new request, or repeat the original parameters "
-                    "exactly to get the original task back."
-                ]
-            )
+            raise _reused_key(attempt.idempotency_key, f"task {found.task_id}")
         return Replay(found.task_id)
 
     async def _unrecorded(self, attempt: Attempt, problem: JournalUnavailable) -> Send | Replay:
@@ -158,3 +148,13 @@ class Admission:
             f"{whose} key (RUNWAY_MCP_MAX_TASKS_PER_DAY; creates whose outcome is unknown count too). Nothing was "
             "sent and nothing was spent. Try again later or ask the server's owner to raise the limit."
         )
+
+
+def _reused_key(key: str | None, what: str) -> InputError:
+    """A key already used for a different request: the error says which, and how to go on."""
+    return InputError(
+        [
+            f"idempotency_key: {key!r} was already used for a different request ({what}). Use a new key for a new "
+            "request, or repeat the original parameters exactly to get the original task back."
+        ]
+    )

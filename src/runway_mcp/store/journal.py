@@ -405,19 +405,18 @@ class Journal:
         if backend is None:
             raise JournalUnavailable(f"the create journal is unavailable ({self.unavailable_reason})")
         pending = dict(self._unwritten) if flush else {}
-        write = lock
 
         def transaction(tx: Transaction) -> T:
             _write_outcomes(tx, pending)
             return work(tx)
 
         try:
-            done, now = self._run_now(backend, transaction, write=write)
+            done, now = self._run_now(backend, transaction, write=lock)
             if done:
                 result: T = now
             else:
                 result = await anyio.to_thread.run_sync(
-                    lambda: backend.run(transaction, write=write), limiter=self._limiter
+                    lambda: backend.run(transaction, write=lock), limiter=self._limiter
                 )
         except Exception as exc:
             raise JournalUnavailable(
