@@ -516,6 +516,56 @@ def test_a_write_is_never_retried_once_one_of_its_statements_ran(request: pytest
         backend.close()
 
 
+async def test_postgres_begin_repeated_after_a_lost_answer_records_the_attempt_once(
+    request: pytest.FixtureRequest,
+) -> None:
+    """The fast path retries a begin whose connection died: the repeat finds its own row and proceeds."""
+    from runway_mcp.store.postgres import JOURNAL_LOCK_KEY, PostgresBackend
+    from runway_mcp.store.postgres_fast import FastPath
+
+    _, url = pg_store(request)
+    backend = PostgresBackend(url)
+    backend.run(migrate, write=True)
+    fast = await FastPath.open(url, lock_key=JOURNAL_LOCK_KEY, connect_timeout=5)
+    item = attempt()
+    try:
+        now = time.time()
+        ask = {"attempt_id": "a-1", "holder": "h/1/x", "now": now, "lease_until": now + 60, "since": now - 86400}
+        assert await fast.begin(item, cap=1, everyone=True, **ask) == ("proceed", 0)
+        assert await fast.begin(item, cap=1, everyone=True, **ask) == ("proceed", 0)  # the same call again
+        assert await fast.begin(item, cap=None, everyone=True, **{**ask, "attempt_id": "a-2"}) == ("taken", 0)
+        other = attempt("key-2")
+        assert await fast.begin(other, cap=1, everyone=True, **{**ask, "attempt_id": "a-3"}) == ("cap", 1)
+        rows = backend.run(lambda tx: tx.execute("SELECT attempt_id, state FROM create_attempts"), write=False)
+        assert rows == [{"attempt_id": "a-1", "state": "in_flight"}]
+    finally:
+        await fast.aclose()
+        backend.close()
+
+
+async def test_postgres_journal_survives_its_connections_being_cut(request: pytest.FixtureRequest) -> None:
+    """Every connection of the journal is killed between creates: the next begin and finish still land, once."""
+    cluster, url = pg_store(request)
+    from runway_mcp.store.postgres import PostgresBackend
+
+    journal = await Journal.open(lambda: PostgresBackend(url), lease_seconds=60)
+    database = url.rsplit("/", 1)[1]
+    kill = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %(db)s AND pid <> pg_backend_pid()"
+    try:
+        for n in range(3):
+            killed = cluster.admin(kill, {"db": database})
+            assert n > 0 or (killed and all(row == (True,) for row in killed))  # at first, both pools' connections
+            attempt_id = await proceed(journal, attempt(f"key-{n}"))
+            cluster.admin(kill, {"db": database})
+            await journal.finish(attempt_id, "created", task_id=f"task-{n}")
+        rows = await journal.attempts(owner="alice", states=["created", "in_flight"], limit=10)
+        assert sorted((row.idempotency_key, row.state, row.task_id) for row in rows) == [
+            (f"key-{n}", "created", f"task-{n}") for n in range(3)
+        ]
+    finally:
+        await journal.aclose()
+
+
 async def test_the_journal_waits_out_a_server_restart(postgres_cluster: PostgresCluster) -> None:
     """The server stops mid-attempt: the outcome is kept, begins fail cleanly, and all is written once it is back."""
     from runway_mcp.store.postgres import PostgresBackend

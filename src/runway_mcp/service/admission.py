@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import anyio
 
 from runway_mcp.errors import BudgetExceededError, InputError
-from runway_mcp.store.journal import Attempt, AttemptRow, CapReached, Journal, JournalUnavailable, Proceed
+from runway_mcp.store.attempts import Attempt, AttemptRow, CapReached, Proceed
+from runway_mcp.store.journal import Journal, JournalUnavailable
 from runway_mcp.store.ledger import Ledger
 
 logger = logging.getLogger(__name__)

@@ -38,7 +38,8 @@ from runway_mcp.service.ownership import OwnerScope
 from runway_mcp.service.pacing import PollPacing
 from runway_mcp.service.requests import PreparedRequest
 from runway_mcp.service.waiting import OnPoll, wait_for
-from runway_mcp.store.journal import Attempt, Journal, State
+from runway_mcp.store.attempts import Attempt, State
+from runway_mcp.store.journal import Journal
 from runway_mcp.store.ledger import Ledger
 from runway_mcp.store.records import TaskRecord, canonical_request_hash, sanitize_params
 from runway_mcp.upstream.client import RunwayClient

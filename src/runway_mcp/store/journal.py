@@ -17,192 +17,68 @@ No secret is ever stored: the parameters are sanitised (media shortened) before 
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
-import os
-import socket
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import anyio
 import anyio.to_thread
 
+from runway_mcp.store.attempts import (
+    DAY_SECONDS,
+    HOLDER,
+    MIGRATIONS,
+    Attempt,
+    AttemptRow,
+    CapReached,
+    Decision,
+    KeyTaken,
+    Outcome,
+    Proceed,
+    State,
+    expire_stale,
+    find_key,
+    migrate,
+    params_json,
+    row_of,
+    schema_version,
+    write_outcomes,
+)
 from runway_mcp.store.backend import Backend, Busy, Transaction
 
-__all__ = ["Attempt", "AttemptRow", "CapReached", "Journal", "JournalUnavailable", "KeyTaken", "Proceed"]
+if TYPE_CHECKING:
+    from runway_mcp.store.postgres_fast import FastPath
+
+__all__ = [
+    "Attempt",
+    "AttemptRow",
+    "CapReached",
+    "Decision",
+    "Journal",
+    "JournalUnavailable",
+    "KeyTaken",
+    "Proceed",
+    "State",
+    "migrate",
+]
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-State = Literal["in_flight", "created", "not_created", "in_doubt"]
-DAY_SECONDS: Final = 86400.0
-# This process, as other processes see it in the journal: host, pid, and a token for this run.
-HOLDER: Final = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:12]}"
-
-# Versioned migrations, applied in order, each once; the versions applied are kept in the store.
-MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
-    (
-        1,
-        (
-            """CREATE TABLE IF NOT EXISTS create_attempts (
-                attempt_id TEXT PRIMARY KEY, owner TEXT NOT NULL, idempotency_key TEXT,
-                endpoint TEXT NOT NULL, model TEXT NOT NULL, prompt TEXT, params TEXT NOT NULL,
-                request_hash TEXT NOT NULL, state TEXT NOT NULL, task_id TEXT, detail TEXT,
-                started_at DOUBLE PRECISION NOT NULL, finished_at DOUBLE PRECISION,
-                holder TEXT NOT NULL, lease_until DOUBLE PRECISION NOT NULL)""",
-            """CREATE UNIQUE INDEX IF NOT EXISTS create_attempts_key ON create_attempts (owner, idempotency_key)
-                WHERE idempotency_key IS NOT NULL AND state <> 'not_created'""",
-            "CREATE INDEX IF NOT EXISTS create_attempts_started ON create_attempts (started_at)",
-            "CREATE INDEX IF NOT EXISTS create_attempts_state ON create_attempts (state)",
-        ),
-    ),
-)
 
 
 class JournalUnavailable(Exception):
     """The journal could not record or read an attempt; the message says why."""
 
 
-@dataclass(frozen=True)
-class Attempt:
-    """A create about to be sent: who, where, and the sanitised request with its hash."""
-
-    owner: str | None
-    idempotency_key: str | None
-    endpoint: str
-    model: str
-    prompt: str | None
-    params: dict[str, Any]
-    request_hash: str
-
-
-@dataclass(frozen=True)
-class AttemptRow(Attempt):
-    """An attempt as the journal holds it: the attempt, and what became of it."""
-
-    attempt_id: str
-    state: State
-    task_id: str | None
-    detail: str | None
-    started_at: float
-    finished_at: float | None
-    lease_until: float
-
-
-@dataclass(frozen=True)
-class Proceed:
-    """The attempt is recorded (and, under a cap, counted): send it, then `finish` it."""
-
-    attempt_id: str
-
-
-@dataclass(frozen=True)
-class KeyTaken:
-    """The idempotency key already belongs to an attempt that is created, in flight or in doubt."""
-
-    earlier: AttemptRow
-
-
-@dataclass(frozen=True)
-class CapReached:
-    """`counted` attempts in the last 24 hours already reach the cap; nothing was recorded."""
-
-    counted: int
-
-
-Decision = Proceed | KeyTaken | CapReached
-# An attempt's recorded outcome: state, task id, detail, when.
-Outcome = tuple[State, str | None, str | None, float]
-
-
-def _row(values: dict[str, Any]) -> AttemptRow:
-    params = json.loads(values["params"]) if values.get("params") else {}
-    return AttemptRow(
-        attempt_id=values["attempt_id"],
-        owner=values["owner"] or None,
-        idempotency_key=values["idempotency_key"],
-        endpoint=values["endpoint"],
-        model=values["model"],
-        prompt=values["prompt"],
-        params=params if isinstance(params, dict) else {},
-        request_hash=values["request_hash"],
-        state=values["state"],
-        task_id=values["task_id"],
-        detail=values["detail"],
-        started_at=float(values["started_at"]),
-        finished_at=None if values["finished_at"] is None else float(values["finished_at"]),
-        lease_until=float(values["lease_until"]),
-    )
-
-
-def holder_is_gone(holder: str) -> bool:
-    """True when `holder` is a process on this host that no longer runs (another host's: never known)."""
-    host, _, rest = holder.partition("/")
-    pid_text = rest.partition("/")[0]
-    if host != socket.gethostname() or not pid_text.isdigit() or holder == HOLDER:
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False  # it exists but is not ours to signal
-    return False
-
-
-def migrate(tx: Transaction) -> None:
-    """Apply the migrations this store has not had yet."""
-    tx.execute("CREATE TABLE IF NOT EXISTS journal_schema (version INTEGER PRIMARY KEY)")
-    applied = {int(row["version"]) for row in tx.execute("SELECT version FROM journal_schema")}
-    for version, statements in MIGRATIONS:
-        if version in applied:
-            continue
-        for statement in statements:
-            tx.execute(statement)
-        tx.execute("INSERT INTO journal_schema (version) VALUES (:version)", {"version": version})
-
-
-def _schema_version(tx: Transaction) -> int:
-    rows = tx.execute("SELECT max(version) AS version FROM journal_schema")
-    return int(rows[0]["version"] or 0) if rows else 0
-
-
-STOPPED: Final = "The server sending this create stopped before its answer was recorded."
 # At most this many outcomes are held in memory while the store cannot take them (then the oldest
 # attempts stay in flight and turn in doubt when their lease runs out: safe, if less precise).
 UNWRITTEN_CAP: Final = 10_000
 # How often a process looks for in-flight creates whose sender on this host is gone (between, the lease rules).
 HOLDER_CHECK_SECONDS: Final = 5.0
-
-
-def _expire_stale(tx: Transaction, now: float, *, check_holders: bool) -> None:
-    """In-flight attempts whose lease ran out, or (with `check_holders`) whose sender is gone, become in doubt."""
-    expire = {"now": now, "detail": STOPPED}
-    tx.execute(
-        "UPDATE create_attempts SET state = 'in_doubt', finished_at = :now, detail = :detail "
-        "WHERE state = 'in_flight' AND lease_until < :now",
-        expire,
-    )
-    if not check_holders:
-        return
-    for row in tx.execute("SELECT attempt_id, holder FROM create_attempts WHERE state = 'in_flight'"):
-        if holder_is_gone(row["holder"]):
-            tx.execute(
-                "UPDATE create_attempts SET state = 'in_doubt', finished_at = :now, detail = :detail "
-                "WHERE attempt_id = :attempt_id AND state = 'in_flight'",
-                {**expire, "attempt_id": row["attempt_id"]},
-            )
-
-
-def _find_key(tx: Transaction, owner: str | None, key: str) -> AttemptRow | None:
-    rows = tx.execute(
-        "SELECT * FROM create_attempts WHERE owner = :owner AND idempotency_key = :key AND state <> 'not_created'",
-        {"owner": owner or "", "key": key},
-    )
-    return _row(rows[0]) if rows else None
 
 
 class Journal:
@@ -217,6 +93,9 @@ class Journal:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._backend = backend
+        # PostgreSQL's single-statement begin and finish (store/postgres_fast.py), opened once.
+        self._fast: FastPath | None = None
+        self._fast_tried = False
         self.lease_seconds = lease_seconds
         self.unavailable_reason = unavailable_reason if backend is None else None
         self._clock = clock
@@ -239,7 +118,7 @@ class Journal:
                 # A store that can be read but not written (a read-only file or role) still answers for
                 # the keys it holds, when its schema is current; every write then fails, and says why.
                 try:
-                    if backend.run(_schema_version, write=False) == MIGRATIONS[-1][0]:
+                    if backend.run(schema_version, write=False) == MIGRATIONS[-1][0]:
                         logger.warning("The create journal %s can only be read", backend.description)
                         return backend
                 except Exception as unreadable:
@@ -257,7 +136,9 @@ class Journal:
             reason = f"{type(exc).__name__}: {exc}"
             logger.warning("The create journal cannot be used: %s", reason)
             return cls(None, lease_seconds=lease_seconds, unavailable_reason=reason, clock=clock)
-        return cls(backend, lease_seconds=lease_seconds, clock=clock)
+        journal = cls(backend, lease_seconds=lease_seconds, clock=clock)
+        await journal._fast_path()  # opened now, not on the first create
+        return journal
 
     @property
     def available(self) -> bool:
@@ -273,12 +154,22 @@ class Journal:
 
     async def begin(self, attempt: Attempt, *, cap: int | None, cap_per_owner: bool) -> Decision:
         """Record the attempt and count it toward the cap, or say why not. Raises JournalUnavailable."""
+        check_holders = self._holder_check_due()
+        fast = await self._fast_path()
+        if fast is not None and not self._unwritten:
+            if check_holders:  # a look for dead senders needs this process (os.kill): the generic path, now and then
+                await self._run(
+                    lambda tx: expire_stale(tx, self._clock(), check_holders=True), lock=True, action="check senders"
+                )
+            decision = await self._fast_begin(fast, attempt, cap=cap, cap_per_owner=cap_per_owner)
+            if decision is not None:
+                return decision
 
         def work(tx: Transaction) -> Decision:
             now = self._clock()
-            _expire_stale(tx, now, check_holders=self._holder_check_due())
+            expire_stale(tx, now, check_holders=check_holders)
             if attempt.idempotency_key is not None:
-                earlier = _find_key(tx, attempt.owner, attempt.idempotency_key)
+                earlier = find_key(tx, attempt.owner, attempt.idempotency_key)
                 if earlier is not None:
                     return KeyTaken(earlier)
             if cap is not None:
@@ -307,7 +198,7 @@ class Journal:
                     "endpoint": attempt.endpoint,
                     "model": attempt.model,
                     "prompt": attempt.prompt,
-                    "params": json.dumps(attempt.params, separators=(",", ":"), sort_keys=True, default=str),
+                    "params": params_json(attempt),
                     "request_hash": attempt.request_hash,
                     "now": now,
                     "holder": HOLDER,
@@ -320,7 +211,7 @@ class Journal:
 
     async def lookup(self, owner: str | None, key: str) -> AttemptRow | None:
         """The attempt holding this key (created, in flight or in doubt), read only. Raises JournalUnavailable."""
-        return await self._run(lambda tx: _find_key(tx, owner, key), lock=False, flush=False, action="look up the key")
+        return await self._run(lambda tx: find_key(tx, owner, key), lock=False, flush=False, action="look up the key")
 
     async def finish(
         self, attempt_id: str, state: State, *, task_id: str | None = None, detail: str | None = None
@@ -328,9 +219,21 @@ class Journal:
         """Record an attempt's outcome. Never raises: an outcome the store cannot take now is kept and retried."""
         if self._backend is None:
             return  # no store to write it to, now or later: the attempt was never recorded either
+        outcome: Outcome = (state, task_id, detail, self._clock())
         if len(self._unwritten) < UNWRITTEN_CAP:
-            self._unwritten[attempt_id] = (state, task_id, detail, self._clock())
+            self._unwritten[attempt_id] = outcome
+        fast = self._fast
         with anyio.CancelScope(shield=True):
+            if fast is not None and list(self._unwritten) == [attempt_id]:
+                try:
+                    await fast.finish(attempt_id, *outcome)
+                    self._forget({attempt_id: outcome})
+                except Exception as exc:
+                    logger.warning(
+                        "create %s: outcome %s kept in memory until the journal frees: %s: %s",
+                        attempt_id, state, type(exc).__name__, exc,
+                    )  # fmt: skip
+                return
             try:
                 await self._run(lambda tx: None, lock=False, action="record a create's outcome")
             except JournalUnavailable as exc:
@@ -352,10 +255,10 @@ class Journal:
         params |= {"everyone": 1 if everyone else 0, "owner": owner or "", "limit": max(0, limit)}
 
         def listing(tx: Transaction) -> list[AttemptRow]:
-            return [_row(r) for r in tx.execute(sql, params)]
+            return [row_of(r) for r in tx.execute(sql, params)]
 
         def expire_then_list(tx: Transaction) -> list[AttemptRow]:
-            _expire_stale(tx, self._clock(), check_holders=True)  # a dead sender's create is listed as in doubt
+            expire_stale(tx, self._clock(), check_holders=True)  # a dead sender's create is listed as in doubt
             return listing(tx)
 
         try:
@@ -370,19 +273,66 @@ class Journal:
     async def aclose(self) -> None:
         """Write what is pending, then close. Safe to call twice."""
         backend, self._backend = self._backend, None
+        fast, self._fast = self._fast, None
         if backend is None:
             return
         with anyio.CancelScope(shield=True):
+            if fast is not None:
+                with contextlib.suppress(Exception):
+                    await fast.aclose()
             try:
                 pending = dict(self._unwritten)
                 await anyio.to_thread.run_sync(
-                    lambda: backend.run(lambda tx: _write_outcomes(tx, pending), write=True), limiter=self._limiter
+                    lambda: backend.run(lambda tx: write_outcomes(tx, pending), write=True), limiter=self._limiter
                 )
                 self._forget(pending)
             except Exception as exc:
                 logger.warning("The create journal could not record %d outcome(s): %s", len(self._unwritten), exc)
             await anyio.to_thread.run_sync(backend.close, limiter=self._limiter)
         self.unavailable_reason = "the journal was closed"
+
+    async def _fast_path(self) -> FastPath | None:
+        """The backend's fast path, opened on first use; None when it has none or it cannot be opened."""
+        if not self._fast_tried and self._backend is not None:
+            self._fast_tried = True
+            open_fast_path = getattr(self._backend, "open_fast_path", None)
+            if open_fast_path is not None:
+                try:
+                    self._fast = await open_fast_path()
+                except Exception as exc:  # a read-only role, say: the generic path still works, or says why not
+                    logger.warning("The create journal runs without its fast path: %s: %s", type(exc).__name__, exc)
+        return self._fast
+
+    async def _fast_begin(
+        self, fast: FastPath, attempt: Attempt, *, cap: int | None, cap_per_owner: bool
+    ) -> Decision | None:
+        """`begin` in one statement; None when the key's holder changed before it could be read (then the
+        generic path decides). Shielded like the generic path's worker thread: once recorded, the caller hears."""
+        now = self._clock()
+        attempt_id = uuid.uuid4().hex
+        with anyio.CancelScope(shield=True):
+            try:
+                decision, counted = await fast.begin(
+                    attempt, attempt_id=attempt_id, holder=HOLDER, now=now, lease_until=now + self.lease_seconds,
+                    cap=cap, everyone=not cap_per_owner, since=now - DAY_SECONDS,
+                )  # fmt: skip
+            except Exception as exc:
+                raise JournalUnavailable(
+                    f"the create journal ({self.description}) could not record this create: {type(exc).__name__}: {exc}"
+                ) from None
+        if decision == "proceed":
+            return Proceed(attempt_id)
+        if decision == "cap":
+            return CapReached(counted)
+        key = attempt.idempotency_key
+        assert key is not None  # "taken" is only ever said of a key
+
+        def expire_then_find(tx: Transaction) -> AttemptRow | None:
+            expire_stale(tx, self._clock(), check_holders=False)  # a lapsed lease reads as in doubt
+            return find_key(tx, attempt.owner, key)
+
+        earlier = await self._run(expire_then_find, lock=True, action="look up the key")
+        return KeyTaken(earlier) if earlier is not None else None
 
     def _forget(self, written: dict[str, Outcome]) -> None:
         for attempt_id, outcome in written.items():
@@ -407,7 +357,7 @@ class Journal:
         pending = dict(self._unwritten) if flush else {}
 
         def transaction(tx: Transaction) -> T:
-            _write_outcomes(tx, pending)
+            write_outcomes(tx, pending)
             return work(tx)
 
         try:
@@ -434,12 +384,3 @@ class Journal:
             return True, backend.run_now(transaction, write=write)
         except Busy:
             return False, None
-
-
-def _write_outcomes(tx: Transaction, outcomes: dict[str, Outcome]) -> None:
-    for attempt_id, (state, task_id, detail, at) in outcomes.items():
-        tx.execute(
-            "UPDATE create_attempts SET state = :state, task_id = :task_id, detail = :detail, finished_at = :at "
-            "WHERE attempt_id = :attempt_id",
-            {"state": state, "task_id": task_id, "detail": detail, "at": at, "attempt_id": attempt_id},
-        )

@@ -9,7 +9,8 @@ from BEGIN IMMEDIATE). Waiting for that lock is bounded by `busy_timeout` (Postg
 
 A pooled connection may have been cut since its last use (a server restart, a proxy's idle
 timeout). When the first statement fails on a broken connection, before the journal's work ran any
-statement, the transaction is tried once more on a fresh connection; never after.
+statement, the transaction is tried again on another connection (as many times as the pool holds
+connections, each of which may have been cut); never after.
 
 Only this module imports psycopg, and only the store code that finds a database URL imports it,
 so a server without one never loads it.
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from psycopg import Connection
     from psycopg.rows import DictRow
     from psycopg_pool import ConnectionPool
+
+    from runway_mcp.store.postgres_fast import FastPath
 
 __all__ = ["JOURNAL_LOCK_KEY", "PostgresBackend", "PostgresUnavailable", "mask_url", "to_psycopg"]
 
@@ -142,6 +145,7 @@ class PostgresBackend:
         self._secrets = _secrets_of(url)
         self._connect_timeout = connect_timeout
         self._busy_timeout = busy_timeout
+        self._max_size = max_size
         self._psycopg_error = psycopg.Error
         self._operational_error = psycopg.OperationalError
         self._pool_timeout = PoolTimeout
@@ -199,7 +203,7 @@ class PostgresBackend:
         return self._transaction(work, write=write, wait=False)
 
     def _transaction(self, work: Callable[[Transaction], T], *, write: bool, wait: bool) -> T:
-        for attempt in (1, 2):
+        for attempt in range(1, self._max_size + 2):  # each pooled connection may be a dead one
             pool = self._pool
             if pool is None:
                 raise PostgresUnavailable(f"the journal on {self._description} is closed")
@@ -224,13 +228,27 @@ class PostgresBackend:
                 if not conn.broken:
                     with contextlib.suppress(self._psycopg_error):
                         conn.rollback()
-                elif attempt == 1 and tx.statements_done == 0 and isinstance(exc, self._operational_error):
-                    continue  # cut before anything of ours ran: once more, on a fresh connection
+                elif tx.statements_done == 0 and isinstance(exc, self._operational_error) and attempt <= self._max_size:
+                    continue  # cut before anything of ours ran: once more, on another connection
                 raise
             finally:
                 pool.putconn(conn)  # a broken connection is discarded and replaced by the pool
             return result
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def open_fast_path(self) -> FastPath:
+        """The journal's begin and finish as single statements on async connections (store/postgres_fast.py)."""
+        from runway_mcp.store.postgres_fast import FastPath
+
+        try:
+            return await FastPath.open(
+                self._url,
+                lock_key=JOURNAL_LOCK_KEY,
+                connect_timeout=self._connect_timeout,
+                busy_timeout=self._busy_timeout,
+            )
+        except self._psycopg_error as exc:
+            raise PostgresUnavailable(f"{self._description}: {self._scrub(exc)}") from None
 
     def close(self) -> None:
         pool, self._pool = self._pool, None

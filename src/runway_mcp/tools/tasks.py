@@ -14,7 +14,7 @@ from pydantic import Field
 
 from runway_mcp.errors import DownloadError, NotFoundError, RunwayMCPError, bounded
 from runway_mcp.models import CancelResult, DownloadResult, Task, TaskList, TaskStatus, TaskSummary
-from runway_mcp.store.journal import AttemptRow
+from runway_mcp.store.attempts import AttemptRow
 from runway_mcp.store.records import TaskRecord
 from runway_mcp.tools.annotations import DESTRUCTIVE_UPSTREAM, READS_LOCAL_RECORD, READS_UPSTREAM, WRITES_LOCAL_FILES
 from runway_mcp.tools.context import AppContext, app_of, owner_of, tool_errors
