@@ -356,9 +356,12 @@ async def test_every_create_tool_says_what_it_costs_and_is_truthfully_annotated(
         assert tool.annotations.read_only_hint is False and tool.annotations.open_world_hint is True
         assert "credits" in (tool.description or "") and "wait_for_task" in (tool.description or "")
         properties = tool.input_schema["properties"]
-        assert {"dry_run", "wait_seconds", "idempotency_key"} <= set(properties)
+        assert {"dry_run", "idempotency_key"} <= set(properties)
+        assert tool.input_schema.get("additionalProperties") is False  # an unknown argument is refused
         assert "confirmation" not in properties  # filled by the server, never by the model
         for name, prop in properties.items():
-            assert prop.get("description"), f"{tool.name}.{name}"
+            assert prop.get("description") or "enum" in prop, (
+                f"{tool.name}.{name}"
+            )  # the model choice speaks for itself
     for name in ("estimate_cost", "list_models"):
         assert tools[name].annotations is not None and tools[name].annotations.read_only_hint is True  # type: ignore[union-attr]

@@ -10,7 +10,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from runway_mcp.catalog import GEN4_ALEPH_RATIOS, SEED_MAX, Endpoint, choices_for, models_for
+from runway_mcp.catalog import GEN4_ALEPH_RATIOS, SEED_MAX, Endpoint, models_for
 from runway_mcp.sandbox import Sandbox, SandboxServer
 from runway_mcp.tools.server import build_server
 from tests.support import CANARY_KEY, SEED_ARGUMENTS, VIDEO, error_text, make_settings
@@ -52,21 +52,16 @@ async def test_tools_are_listed_with_truthful_annotations_and_described_constrai
     props = create.input_schema["properties"]
     assert set(create.input_schema["required"]) == {"video_uri", "prompt_text"}
     for name, prop in props.items():
-        assert prop.get("description"), f"{name} has no description"
+        assert prop.get("description") or "enum" in prop, f"{name} has no description"
     v2v = models_for(Endpoint.VIDEO_TO_VIDEO)
     assert props["prompt_text"]["maxLength"] == max(m.param("prompt_text").max_utf16 for m in v2v)  # type: ignore[union-attr]
-    assert props["prompt_text"]["minLength"] == 1
-    seed = props["seed"]["anyOf"][0]
-    assert (seed["minimum"], seed["maximum"]) == (0, SEED_MAX)
-    assert props["references"]["anyOf"][0]["maxItems"] == max(
-        p.max_items for m in v2v if (p := m.param("references")) is not None
-    )
-    assert set(props["ratio"]["anyOf"][0]["enum"]) == set(choices_for(Endpoint.VIDEO_TO_VIDEO, "ratio"))
-    assert set(GEN4_ALEPH_RATIOS) <= set(props["ratio"]["anyOf"][0]["enum"])
-    model_values = props["model"].get("enum") or [props["model"]["const"]]
-    assert model_values == [m.name for m in models_for(Endpoint.VIDEO_TO_VIDEO)]
+    assert (props["seed"]["minimum"], props["seed"]["maximum"]) == (0, SEED_MAX)
+    assert props["model"]["enum"] == [m.name for m in v2v]
+    assert props["references"]["maxItems"] == max(p.max_items for m in v2v if (p := m.param("references")) is not None)
+    # Too many ratios to list in every definition: a string, and list_models (or the error) names each model's.
+    assert props["ratio"]["type"] == "string" and "list_models" in props["ratio"]["description"]
     assert props["model"]["default"] == "gen4_aleph"
-    assert set(props["public_figure_threshold"]["anyOf"][0]["enum"]) == {"auto", "low"}
+    assert set(props["public_figure_threshold"]["enum"]) == {"auto", "low"}
     assert create.output_schema is not None and "task_id" in create.output_schema["properties"]
 
     get = tools["get_task"]
@@ -308,4 +303,21 @@ async def test_instructions_explain_the_workflow_and_the_cost(client: Client) ->
 async def test_structured_content_matches_the_text_content(client: Client, sandbox: Sandbox) -> None:
     result = await client.call_tool("create_video_to_video", SEED_ARGUMENTS)
     text = next(block.text for block in result.content if block.type == "text")
-    assert json.loads(text) == result.structured_content
+    structured = result.structured_content
+    assert structured is not None and structured["progress"] is None and structured["failure"] is None
+    # The text is the same answer, compact, without the members that say nothing (null or empty).
+    assert "\n" not in text and ": " not in text.partition('"next_step"')[0]
+    assert json.loads(text) == {key: value for key, value in structured.items() if value not in (None, "", [], {})} | {
+        "estimated_cost": {k: v for k, v in structured["estimated_cost"].items() if v is not None}
+    }
+    assert len(text.encode()) <= 700
+
+
+async def test_a_ratio_the_model_does_not_take_is_refused_with_its_valid_values(
+    client: Client, sandbox: Sandbox
+) -> None:
+    result = await client.call_tool("create_video_to_video", {**SEED_ARGUMENTS, "ratio": "1:1"})
+    text = error_text(result)
+    assert result.is_error and text.startswith("Invalid input, nothing was sent")
+    assert all(ratio in text for ratio in GEN4_ALEPH_RATIOS)
+    assert sandbox.api_requests(method="POST") == []

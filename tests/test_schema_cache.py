@@ -147,25 +147,25 @@ async def test_a_stale_cache_is_dropped_on_the_first_call(
     cache = tmp_path / "schema-cache"
 
     def make_stale(document: dict[str, Any]) -> None:
-        document["tools"]["estimate_cost"]["inputSchema"]["properties"]["model"]["description"] = "stale"
+        document["tools"]["estimate_cost"]["inputSchema"]["properties"]["duration_seconds"]["description"] = "stale"
 
     path = edit_cache(cache, make_stale)
     caplog.set_level(logging.WARNING, logger="runway_mcp.tools.registry")
     async with Client(build_server(cache_settings(settings, cache))) as client:
         listed = {tool.name: tool for tool in (await client.list_tools()).tools}
-        assert listed["estimate_cost"].input_schema["properties"]["model"]["description"] == "stale"
+        assert listed["estimate_cost"].input_schema["properties"]["duration_seconds"]["description"] == "stale"
         result = await client.call_tool("estimate_cost", {"endpoint": "text_to_image"})
         assert not result.is_error
         assert result.structured_content is not None and result.structured_content["model"] == "gen4_image"
         # The first call found the difference: this server now lists what it validates with.
         listed = {tool.name: tool for tool in (await client.list_tools()).tools}
-        assert listed["estimate_cost"].input_schema["properties"]["model"]["description"] != "stale"
+        assert listed["estimate_cost"].input_schema["properties"]["duration_seconds"]["description"] != "stale"
     assert not path.exists()
     assert "out of date" in caplog.text
     # The next start builds the tools afresh.
     async with Client(build_server(cache_settings(settings, cache))) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-        assert tools["estimate_cost"].input_schema["properties"]["model"]["description"] != "stale"
+        assert tools["estimate_cost"].input_schema["properties"]["duration_seconds"]["description"] != "stale"
 
 
 @pytest.mark.parametrize(

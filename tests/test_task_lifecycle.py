@@ -153,13 +153,20 @@ async def test_cancelling_the_wait_stops_polling_at_once(settings: Settings, san
         assert not (await client.call_tool("get_task", {"task_id": task_id})).is_error
 
 
-async def test_create_with_wait_seconds_returns_the_finished_task(client: Client, sandbox: Sandbox) -> None:
-    result = await client.call_tool("create_video_to_video", {**SEED_ARGUMENTS, "wait_seconds": 20})
-    assert not result.is_error, error_text(result)
-    task = result.structured_content
-    assert task is not None
-    assert task["status"] == "SUCCEEDED" and task["output"] and task["model"] == "gen4_aleph"
-    assert len(sandbox.api_requests(method="POST")) == 1
+async def test_an_argument_a_create_tool_does_not_take_is_refused_before_sending(
+    client: Client, sandbox: Sandbox
+) -> None:
+    """A misspelt or retired argument (dryRun, wait_seconds) must not be dropped: the call would then be paid."""
+    result = await client.call_tool("create_video_to_video", {**SEED_ARGUMENTS, "dryRun": True, "wait_seconds": 20})
+    assert result.is_error
+    text = error_text(result)
+    assert text.startswith("Invalid input, nothing was sent and no credits were spent:")
+    assert "dryRun: not an argument of this tool (did you mean dry_run?)" in text
+    assert "wait_seconds: not an argument of this tool" in text
+    assert sandbox.api_requests(method="POST") == []
+    # The free tools ignore one, as they cannot spend anything.
+    task_id = await create(client)
+    assert not (await client.call_tool("get_task", {"task_id": task_id, "verbose": True})).is_error
 
 
 # Cancelling ---------------------------------------------------------------------------------------

@@ -30,9 +30,10 @@ NEW_MODEL = ModelSpec(
 )
 
 
-def values(schema: dict[str, Any]) -> list[Any]:
-    """The values a schema allows: its enum, or its one const (pydantic's form for a single choice)."""
-    return list(schema["enum"]) if "enum" in schema else [schema["const"]]
+def model_choices(schema: dict[str, Any]) -> list[Any] | None:
+    """The models a create tool offers; None when it offers one only (nothing to choose, so not listed)."""
+    model = schema["properties"].get("model")
+    return None if model is None else list(model["enum"])
 
 
 async def tool_schemas(settings: Settings, mode: str) -> dict[str, dict[str, Any]]:
@@ -45,17 +46,17 @@ async def test_a_model_and_a_parameter_added_to_the_catalog_reach_the_tool(
     settings: Settings, mode: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = (await tool_schemas(settings, mode))["create_video_upscale"]
+    upscalers = [m.name for m in models_for(Endpoint.VIDEO_UPSCALE)]
     assert "grain" not in before["properties"]
 
     monkeypatch.setattr(catalog, "MODELS", (*catalog.MODELS, NEW_MODEL))
     after = (await tool_schemas(settings, mode))["create_video_upscale"]
 
-    assert values(after["properties"]["model"]) == [*values(before["properties"]["model"]), "upscale_grainy"]
-    assert "upscale_grainy: An upscaler that also adds film grain." in after["properties"]["model"]["description"]
+    assert model_choices(before) is None
+    assert model_choices(after) == [*upscalers, "upscale_grainy"]
     grain = after["properties"]["grain"]
-    integer = next(option for option in grain["anyOf"] if option.get("type") == "integer")
-    assert (integer["minimum"], integer["maximum"]) == (2, 7)
-    assert grain["description"] == "How much film grain to add. Allowed: 2-7. Only for: upscale_grainy."
+    assert (grain["type"], grain["minimum"], grain["maximum"]) == ("integer", 2, 7)
+    assert grain["description"] == "How much film grain to add. Only upscale_grainy."
     assert "grain" not in after.get("required", [])
 
 
@@ -70,28 +71,32 @@ async def test_a_limit_changed_in_the_catalog_changes_the_bounds_and_the_words(
     monkeypatch.setattr(catalog, "MODELS", tuple(longer if m is aleph else m for m in catalog.MODELS))
     prompt = (await tool_schemas(settings, mode))["create_video_to_video"]["properties"]["prompt_text"]
     assert prompt["maxLength"] == 4321
-    assert "4321 characters for gen4_aleph" in prompt["description"]
+    assert "Max characters: 4321 for gen4_aleph; 1000 for aleph2" in prompt["description"]
 
 
 async def test_every_limit_the_words_state_is_the_catalogs(settings: Settings, mode: str) -> None:
     schemas = await tool_schemas(settings, mode)
-    video = schemas["create_video_to_video"]["properties"]["video_uri"]["description"]
-    assert f"up to {URL_ASSET_LIMIT_BYTES['video'] // MB} MB" in video
-    assert f"up to {DATA_URI_LIMIT_BYTES['video'] // MB} MB" in video
-    image = schemas["create_image_to_video"]["properties"]["prompt_image"]["description"]
-    assert f"up to {URL_ASSET_LIMIT_BYTES['image'] // MB} MB" in image
+    """Each model's limits are in the schema or, where models differ, in the words; media limits in list_models."""
     for route in ROUTES:
         properties = schemas[f"create_{route.endpoint.value}"]["properties"]
         for model in models_for(route.endpoint):
             for param in model.params:
+                prop = properties[param.name]
                 if param.max_utf16:
-                    assert str(param.max_utf16) in properties[param.name]["description"], (model.name, param.name)
+                    assert param.max_utf16 == prop["maxLength"] or str(param.max_utf16) in prop["description"]
                 for bound in (param.minimum, param.maximum, *param.choices):
                     if isinstance(bound, int | float) and param.kind in ("integer", "number"):
-                        assert (
-                            str(int(bound) if float(bound).is_integer() else bound)
-                            in properties[param.name]["description"]
-                        ), (model.name, param.name)
+                        stated = str(int(bound) if float(bound).is_integer() else bound)
+                        assert bound in (prop.get("minimum"), prop.get("maximum")) or stated in prop["description"], (
+                            model.name,
+                            param.name,
+                        )
+    async with Client(build_server(settings), mode=mode) as client:  # type: ignore[arg-type]
+        listed = (await client.call_tool("list_models", {})).structured_content
+    assert listed is not None
+    for kind in ("video", "image"):
+        assert f"{URL_ASSET_LIMIT_BYTES[kind] // MB} MB" in listed["media_inputs"]
+        assert f"{DATA_URI_LIMIT_BYTES[kind] // MB} MB" in listed["media_inputs"]
 
 
 def test_every_route_has_its_create_tool_words() -> None:

@@ -131,10 +131,8 @@ def _media(name: str, wire: str, kind: MediaKind | None, about: str, *, required
     return Param(name, wire, "media", required=required, media=kind, about=about)
 
 
-EDIT_PROMPT: Final = (
-    "What the edited video should look like, in plain words, e.g. 'Make it look like a snowy winter night'."
-)
-OUTPUT_SIZE: Final = "Output size as width:height pixels."
+EDIT_PROMPT: Final = "The edit, e.g. 'make it a snowy night'."
+OUTPUT_SIZE: Final = "Output width:height."
 REFERENCES: Final = "Style or content reference images."
 SEED: Final = Param(
     "seed",
@@ -142,19 +140,19 @@ SEED: Final = Param(
     "integer",
     minimum=0,
     maximum=SEED_MAX,
-    about="An integer for a reproducible result; omit it for a random seed.",
+    about="For repeatable results.",
 )
 MODERATION: Final = Param(
     "public_figure_threshold",
     "contentModeration.publicFigureThreshold",
     "choice",
     choices=PUBLIC_FIGURE_THRESHOLDS,
-    about="Moderation of recognisable public figures: 'auto' (standard) or 'low' (less strict).",
+    about="Public-figure moderation.",
 )
 VIDEO_URI: Final = _media("video_uri", "videoUri", "video", "The source clip to edit")
-PROMPT_IMAGE: Final = _media("prompt_image", "promptImage", "image", "The still to animate (the first frame)")
+PROMPT_IMAGE: Final = _media("prompt_image", "promptImage", "image", "The first frame")
 LAST_FRAME: Final = _media("last_frame_image", "promptImage", "image", "An image to end on", required=False)
-AUDIO: Final = Param("audio", "audio", "boolean", about="Generate sound for the output.")
+AUDIO: Final = Param("audio", "audio", "boolean", about="Add sound.")
 
 
 def _seedance(name: str, ratios: tuple[str, ...], summary: str) -> ModelSpec:
@@ -165,7 +163,7 @@ def _seedance(name: str, ratios: tuple[str, ...], summary: str) -> ModelSpec:
         params=(
             _media("video_uri", "promptVideo", "video", ""),
             _prompt(3500, EDIT_PROMPT, required=False),
-            Param("duration", "duration", "integer", minimum=4, maximum=15, about="Output length in seconds."),
+            Param("duration", "duration", "integer", minimum=4, maximum=15, about="Seconds."),
             AUDIO,
             _ratio(ratios),
             Param("references", "references", "items", media="image", max_items=9, about=REFERENCES),
@@ -186,7 +184,7 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
             _prompt(1000, EDIT_PROMPT),
             SEED,
             Param("references", "references", "items", media="image", max_items=1, item_type="image", about=REFERENCES),
-            _ratio(GEN4_ALEPH_RATIOS, f"{OUTPUT_SIZE} Optional: Runway now follows the input video's shape."),
+            _ratio(GEN4_ALEPH_RATIOS, "Output width:height (default: the input's)."),
             MODERATION,
         ),
         credits_per_second=15,
@@ -206,14 +204,14 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
                 media="image",
                 max_items=5,
                 item_keys=("seconds", "at"),
-                about="Images the output should match at given moments; each needs seconds or at.",
+                about="Images to match at given times (seconds or at).",
             ),
             Param(
                 "target_aspect_ratio",
                 "targetAspectRatio",
                 "choice",
                 choices=ALEPH2_ASPECT_RATIOS,
-                about="Reframe the output to this aspect ratio, e.g. 9:16.",
+                about="Reframe to this aspect ratio.",
             ),
             SEED,
             MODERATION,
@@ -233,7 +231,7 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
             PROMPT_IMAGE,
             LAST_FRAME,
             _prompt(1000, "How the image should move."),
-            Param("duration", "duration", "integer", choices=(5, 10), about="Length of the clip in seconds."),
+            Param("duration", "duration", "integer", choices=(5, 10), about="Seconds."),
             _ratio(GEN3A_RATIOS, OUTPUT_SIZE),
             SEED,
             MODERATION,
@@ -317,7 +315,7 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
                 _prompt(1000, "The image to make; refer to a tagged reference image as @tag."),
                 _ratio(
                     IMAGE_RATIOS,
-                    "Image size as width:height pixels, e.g. 1920:1080 (over 1280 pixels a side costs more on gen4_image).",
+                    "Image width:height (over 1280 px costs more on gen4_image).",
                     required=True,
                 ),
                 Param(
@@ -329,7 +327,7 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
                     min_items=1,
                     max_items=3,
                     item_keys=("tag",),
-                    about="Reference images, each optionally tagged so the prompt can name it (CometAPI requires one).",
+                    about="Reference images, optionally tagged for the prompt (CometAPI needs one).",
                 ),
                 SEED,
                 MODERATION,
@@ -374,19 +372,17 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
                 "media",
                 required=True,
                 media_from="character_type",
-                about="The character to animate, an image or a video (say which in character_type)",
+                about="The character (see character_type)",
             ),
-            _media("reference_video_uri", "reference.uri", "video", "The performance to copy (a person acting)"),
-            Param(
-                "body_control", "bodyControl", "boolean", about="Also transfer body and hand motion, not only the face."
-            ),
+            _media("reference_video_uri", "reference.uri", "video", "The performance to copy"),
+            Param("body_control", "bodyControl", "boolean", about="Also copy body and hand motion."),
             Param(
                 "expression_intensity",
                 "expressionIntensity",
                 "integer",
                 minimum=1,
                 maximum=5,
-                about="How strongly to copy facial expressions (default 3).",
+                about="How strongly to copy expressions (default 3).",
             ),
             _ratio(GEN4_VIDEO_RATIOS, OUTPUT_SIZE),
             SEED,

@@ -20,10 +20,7 @@ from runway_mcp.catalog import (
     Param,
 )
 
-BILLING_NOTE = (
-    "Estimate from Runway's published credit prices (1 credit = $0.01 on Runway direct). CometAPI bills "
-    "its own prices for the same request; check your CometAPI dashboard for what you are charged."
-)
+BILLING_NOTE = "At Runway's list prices ($0.01 a credit); CometAPI bills its own (see its dashboard)."
 
 
 class Schema(BaseModel):
@@ -80,13 +77,15 @@ _RANKS = {
 }
 
 
-_IMAGE_URI_DESCRIPTION = "The image: " + media_input_text("image")
+# What a media parameter's description says; the limits are in list_models and in the error for a wrong input.
+MEDIA_TEXT: Final = "HTTPS URL, data URI or local path."
+_IMAGE_URI_DESCRIPTION = "Image: " + MEDIA_TEXT
 
 
 class Reference(Schema):
     """A reference image that guides the style or content of the output."""
 
-    type: Literal["image"] = Field(default="image", description='Always "image".')
+    type: Literal["image"] = "image"
     uri: str = Field(description=_IMAGE_URI_DESCRIPTION, min_length=1)
 
 
@@ -99,7 +98,7 @@ class ReferenceImage(Schema):
         min_length=3,
         max_length=16,
         pattern=r"^[A-Za-z][A-Za-z0-9_]*$",
-        description="A name for this image (3-16 letters, digits, _), used in the prompt as @name.",
+        description="Name for the prompt's @name.",
     )
 
 
@@ -107,8 +106,8 @@ class Keyframe(Schema):
     """An image that the edited video should match at one moment (aleph2)."""
 
     uri: str = Field(description=_IMAGE_URI_DESCRIPTION, min_length=1)
-    seconds: float | None = Field(default=None, ge=0, description="When, in seconds from the start of the input.")
-    at: float | None = Field(default=None, ge=0, le=1, description="When, as a fraction 0..1 of the input's length.")
+    seconds: float | None = Field(default=None, ge=0, description="When, in seconds.")
+    at: float | None = Field(default=None, ge=0, le=1, description="Or as a fraction of the length.")
 
 
 def item_model(param: Param) -> type[Schema]:
@@ -286,3 +285,7 @@ class ModelInfo(Schema):
 class ModelList(Schema):
     provider: str | None = Field(default=None, description="The provider this server is configured for.")
     models: list[ModelInfo]
+    media_inputs: str = Field(
+        default_factory=lambda: "Media parameters take " + media_input_text(None),
+        description="What a media parameter accepts, with its limits.",
+    )

@@ -16,8 +16,6 @@ from runway_mcp.tools.annotations import READS_LOCAL_RECORD
 from runway_mcp.tools.context import app_of, tool_errors
 from runway_mcp.tools.registry import ToolRegistry
 
-ROUTES_TEXT = "The route: " + ", ".join(endpoint.value for endpoint in Endpoint) + "."
-
 
 def tool_for(endpoint: Endpoint) -> str:
     """The create tool of a route."""
@@ -32,28 +30,19 @@ def register_catalog_tools(tools: ToolRegistry) -> None:
         annotations=READS_LOCAL_RECORD,
     )
     async def estimate_cost(
-        endpoint: Annotated[
-            Endpoint,
-            Field(description=ROUTES_TEXT),
-        ],
-        model: Annotated[str | None, Field(description="The model; omit for the route's default.")] = None,
+        endpoint: Endpoint,
+        model: str | None = None,
         duration_seconds: Annotated[
             float | None,
             Field(
                 gt=0,
                 le=600,
-                description="Length of the output in seconds (for video-to-video: the input clip's length).",
+                description="Output seconds (video_to_video: the input's length).",
             ),
         ] = None,
-        ratio: Annotated[
-            str | None, Field(description="For text_to_image: the image size, which sets the price tier.")
-        ] = None,
+        ratio: Annotated[str | None, Field(description="text_to_image size (sets the price).")] = None,
     ) -> CostEstimate:
-        """Estimate a request's cost in Runway credits from the catalog's prices, without creating anything. Free.
-
-        Use it before creating, especially for batches, to tell the user what it will cost. Prices are
-        Runway's list prices (1 credit = $0.01); CometAPI bills its own prices for the same request.
-        """
+        """Price a request in Runway credits ($0.01 each; CometAPI bills its own). Free."""
         with tool_errors():
             spec = get_model(endpoint, model or DEFAULT_MODELS[endpoint])
             if spec is None:
@@ -67,9 +56,9 @@ def register_catalog_tools(tools: ToolRegistry) -> None:
     )
     async def list_models(
         ctx: Context,
-        endpoint: Annotated[Endpoint | None, Field(description="Only this route's models; omit for all.")] = None,
+        endpoint: Annotated[Endpoint | None, Field(description="Only this route's models.")] = None,
     ) -> ModelList:
-        """List every model by route, with its parameters, limits, price and the providers known to accept it. Free."""
+        """Every model: what it does, takes and costs. Free."""
         return model_list(app_of(ctx).settings.provider, endpoint)
 
 

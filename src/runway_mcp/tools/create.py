@@ -3,7 +3,7 @@
 Each tool's signature, schema bounds and parameter texts are read from the catalog's models and
 parameters (`tools/signature.py` turns one catalog parameter into one tool parameter); adding a
 model or a parameter to the catalog changes the tools with no edit here. Every create tool also
-takes wait_seconds, idempotency_key and dry_run, and asks the user before spending when the
+takes idempotency_key and dry_run, and asks the user before spending when the
 server is configured to (`tools/confirmation.py`).
 """
 
@@ -18,7 +18,7 @@ from mcp.server.elicitation import ElicitationResult
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.resolve import Resolve
 
-from runway_mcp.catalog import DEFAULT_MODELS, Endpoint
+from runway_mcp.catalog import Endpoint
 from runway_mcp.models import CreatedTask
 from runway_mcp.pricing import estimate
 from runway_mcp.service.requests import build_request
@@ -26,17 +26,16 @@ from runway_mcp.tools.annotations import CREATES_PAID_TASK
 from runway_mcp.tools.catalog import tool_for
 from runway_mcp.tools.confirmation import SpendConfirmation, check_confirmation, confirm_spend_resolver
 from runway_mcp.tools.context import app_of, owner_of, tool_errors
-from runway_mcp.tools.params import DryRun, IdempotencyKey, WaitSeconds
+from runway_mcp.tools.params import DryRun, IdempotencyKey
 from runway_mcp.tools.registry import ToolRegistry, ToolSpec
 from runway_mcp.tools.signature import catalog_parameters
-from runway_mcp.tools.tasks import wait_and_report
 
 TOOL_FOR: dict[Endpoint, str] = {endpoint: tool_for(endpoint) for endpoint in Endpoint}
 
 
 @dataclass(frozen=True)
 class RouteText:
-    """One route as its create tool presents it: its title, what it does and when to use it.
+    """One route as its create tool presents it: its title, what it does, and how long it takes.
 
     A tool parameter is required when every model of the route requires it, and also when it is
     named in `always_required`: the parameter the tool is about, even where a newer model could do
@@ -54,59 +53,49 @@ ROUTES: Final[tuple[RouteText, ...]] = (
     RouteText(
         Endpoint.VIDEO_TO_VIDEO,
         "Edit a video with Runway (video-to-video)",
-        "Edit or restyle an existing video clip with Runway from a text prompt.",
-        "Use it to change the look, style, setting, lighting or content of a clip the user already has. The edit "
-        "takes about 1-5 minutes.",
+        "Edit or restyle a video clip from a text prompt (1-5 min).",
+        "",
         always_required=("prompt_text",),
     ),
     RouteText(
         Endpoint.IMAGE_TO_VIDEO,
         "Animate an image into a video with Runway",
-        "Animate a still image into a short video clip with Runway.",
-        "Use it when the user has a picture and wants it to move. Takes about 1-3 minutes.",
+        "Animate a still image into a short video (1-3 min).",
+        "",
     ),
     RouteText(
         Endpoint.TEXT_TO_IMAGE,
         "Generate an image with Runway (text-to-image)",
-        "Generate an image from a prompt and reference images with Runway.",
-        "Use it for a styled still, a character sheet or a first frame to animate later with "
-        "create_image_to_video. Takes under a minute.",
+        "Generate an image from a prompt and reference images (under a minute).",
+        "",
     ),
     RouteText(
         Endpoint.VIDEO_UPSCALE,
         "Upscale a video 4x with Runway",
-        "Upscale a video 4x, up to 4096 pixels per side, with Runway.",
-        "Use it on a finished result (pass the task's output URL) or any clip.",
+        "Upscale a video 4x, up to 4096 px a side.",
+        "",
     ),
     RouteText(
         Endpoint.CHARACTER_PERFORMANCE,
         "Drive a character with a performance video (Runway Act-Two)",
-        "Make a character (an image or a video) perform the motion and expressions of a reference video.",
-        "Use it to puppet a drawn or photographed character with a recording of a real performance.",
+        "Make a character (image or video) act out a performance video.",
+        "",
     ),
 )
 
-COST_NOTE = (
-    "Cost: spends the user's credits (see estimated_cost in the answer; CometAPI bills at its own prices). Each "
-    "call creates a new paid task unless idempotency_key repeats an earlier call. Inputs are checked before "
-    "anything is sent, so an invalid call costs nothing; dry_run: true previews the request and its cost for free."
-)
-WORKFLOW_NOTE = (
-    "Returns at once with a task_id (status PENDING); then call wait_for_task until it SUCCEEDED and save the "
-    "results with download_task_output (output links expire in 24-48 h)."
-)
+# After each create tool's own text: what it returns, what next, what it costs.
+WORKFLOW_NOTE = "Returns a task_id for wait_for_task."
+COST_NOTE = "Spends credits (dry_run: free)."
 # What every create tool takes besides the catalog's parameters, after them.
 SHARED_PARAMETERS = (
-    inspect.Parameter("wait_seconds", inspect.Parameter.KEYWORD_ONLY, default=0, annotation=WaitSeconds),
     inspect.Parameter("idempotency_key", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=IdempotencyKey),
     inspect.Parameter("dry_run", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=DryRun),
 )
 
 
 def create_description(route: RouteText) -> str:
-    """A create tool's description: what it does and when, then the shared workflow and cost notes."""
-    default = DEFAULT_MODELS[route.endpoint]
-    return f"{route.summary} Default model: {default}.\n\n{route.when} {WORKFLOW_NOTE}\n\n{COST_NOTE}"
+    """A create tool's description: what it does, how long it takes, then the shared workflow and cost notes."""
+    return " ".join(part for part in (route.summary, route.when, COST_NOTE, WORKFLOW_NOTE) if part)
 
 
 def create_tool(route: RouteText) -> ToolSpec:
@@ -116,7 +105,6 @@ def create_tool(route: RouteText) -> ToolSpec:
     async def create(
         ctx: Context,
         confirmation: ElicitationResult[Any],
-        wait_seconds: float,
         idempotency_key: str | None,
         dry_run: bool,
         **arguments: Any,
@@ -125,7 +113,6 @@ def create_tool(route: RouteText) -> ToolSpec:
             ctx,
             endpoint,
             arguments,
-            wait_seconds=wait_seconds,
             idempotency_key=idempotency_key,
             dry_run=dry_run,
             confirmation=confirmation,
@@ -142,7 +129,13 @@ def create_tool(route: RouteText) -> ToolSpec:
     create.__signature__ = inspect.Signature(parameters, return_annotation=CreatedTask)  # type: ignore[attr-defined]
     create.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": CreatedTask}
     create.__name__ = create.__qualname__ = TOOL_FOR[endpoint]
-    return ToolSpec(fn=create, title=route.title, annotations=CREATES_PAID_TASK, description=create_description(route))
+    return ToolSpec(
+        fn=create,
+        title=route.title,
+        annotations=CREATES_PAID_TASK,
+        description=create_description(route),
+        refuses_unknown=True,
+    )
 
 
 def register_create_tools(tools: ToolRegistry) -> None:
@@ -156,12 +149,11 @@ async def run_create(
     endpoint: Endpoint,
     arguments: Mapping[str, Any],
     *,
-    wait_seconds: float,
     idempotency_key: str | None,
     dry_run: bool,
     confirmation: ElicitationResult[Any],
 ) -> CreatedTask:
-    """Validate, estimate, then either preview (dry run) or create once and optionally wait."""
+    """Validate, estimate, then either preview (dry run) or create once."""
     app = app_of(ctx)
     with tool_errors():
         request = build_request(endpoint, arguments, app.media_policy)
@@ -170,8 +162,4 @@ async def run_create(
             return await app.service.preview(request, cost)
         check_confirmation(confirmation)
         created = await app.service.create(request, idempotency_key=idempotency_key, owner=owner_of(ctx))
-        created = created.model_copy(update={"estimated_cost": cost})
-        if wait_seconds <= 0:
-            return created
-        task = await wait_and_report(ctx, app, created.task_id or "", wait_seconds)
-        return created.model_copy(update=task.model_dump())
+        return created.model_copy(update={"estimated_cost": cost})

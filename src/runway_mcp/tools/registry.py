@@ -32,6 +32,9 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import ToolAnnotations
 from pydantic import ConfigDict, PrivateAttr
 
+from runway_mcp.tools.arguments import CheckedTool
+from runway_mcp.tools.schema import compact_schema
+
 if TYPE_CHECKING:
     from mcp.server.context import LifespanContextT, RequestT
     from mcp.server.mcpserver.context import Context
@@ -53,16 +56,23 @@ class ToolSpec:
     title: str
     annotations: ToolAnnotations
     description: str | None = None
+    # A paid tool refuses an argument it does not know (tools/arguments.py), and its schema says so.
+    refuses_unknown: bool = False
 
     @property
     def name(self) -> str:
         return self.fn.__name__
 
-    def build(self) -> Tool:
-        """The tool as the SDK builds it: argument model, input schema and output schema."""
-        return Tool.from_function(
-            self.fn, name=self.name, title=self.title, description=self.description, annotations=self.annotations
+    def build(self) -> CheckedTool:
+        """The tool as the SDK builds it (argument model, input and output schemas), checked and compact."""
+        description = self.description or inspect.cleandoc(self.fn.__doc__ or "")  # no indentation in the bytes
+        tool = CheckedTool.from_function(
+            self.fn, name=self.name, title=self.title, description=description, annotations=self.annotations
         )
+        assert isinstance(tool, CheckedTool)  # from_function builds `cls`
+        tool.parameters = compact_schema(tool.parameters, closed=self.refuses_unknown)
+        tool.refuses_unknown = self.refuses_unknown
+        return tool
 
 
 class CachedTool(Tool):
@@ -88,7 +98,7 @@ class CachedTool(Tool):
             fn=spec.fn,
             name=spec.name,
             title=spec.title,
-            description=spec.description or spec.fn.__doc__ or "",
+            description=spec.description or inspect.cleandoc(spec.fn.__doc__ or ""),
             parameters=entry["inputSchema"],
             is_async=inspect.iscoroutinefunction(spec.fn),
             context_kwarg=None,

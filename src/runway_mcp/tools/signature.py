@@ -10,14 +10,18 @@ all come from the catalog.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Final, Literal, cast
 
 from pydantic import Field
 
 from runway_mcp.catalog import DEFAULT_MODELS, Endpoint, ModelSpec, Param, endpoint_params, models_for
-from runway_mcp.models import item_model, media_input_text
+from runway_mcp.models import MEDIA_TEXT, item_model
+
+# A choice with more values than this is offered as a string: the values differ per model and are long.
+ENUM_LIMIT: Final = 10
 
 
 @dataclass(frozen=True)
@@ -68,8 +72,7 @@ def catalog_parameters(endpoint: Endpoint, *, required: tuple[str, ...] = ()) ->
 
 def model_parameter(endpoint: Endpoint) -> inspect.Parameter:
     models, default = models_for(endpoint), DEFAULT_MODELS[endpoint]
-    text = f"The Runway model (default {default}). " + " ".join(f"{m.name}: {m.summary}" for m in models)
-    annotation = _annotated(_literal(m.name for m in models), Field(description=text))
+    annotation = _literal(m.name for m in models)  # list_models compares them
     return inspect.Parameter("model", inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
 
 
@@ -94,7 +97,10 @@ def _type_and_bounds(usage: Usage) -> tuple[Any, dict[str, Any]]:
         }
         return (int if kind == "integer" else float), {k: _whole(v) for k, v in bounds.items() if v is not None}
     if kind == "choice":
-        return _literal(choice for p in params for choice in p.choices), {}
+        choices = list(dict.fromkeys(choice for p in params for choice in p.choices))
+        if len(choices) > ENUM_LIMIT:  # named per model by list_models and by the error, not in every definition
+            return type(choices[0]), ({"min_length": 1} if isinstance(choices[0], str) else {})
+        return _literal(choices), {}
     if kind == "media":
         return str, {"min_length": 1}
     if kind == "items":
@@ -105,47 +111,73 @@ def _type_and_bounds(usage: Usage) -> tuple[Any, dict[str, Any]]:
 
 
 def describe(usage: Usage, *, required: bool = False) -> str:
-    """What the parameter means, each model's limits, and which models take it (and require it, when optional)."""
+    """What the parameter means, limits that differ by model, and which models take (and require) it.
+
+    Short on purpose: the model reads every tool definition on every turn. A limit all models share is
+    in the schema already; list_models and the error for a wrong value give the rest.
+    """
     text = next((p.about for p in usage.params if p.about), usage.name.replace("_", " ").capitalize() + ".")
     if usage.first.kind == "media":
-        text += ": " + media_input_text(usage.first.media)
+        text = f"{text.rstrip('.')}: {MEDIA_TEXT}"
+    elif usage.first.kind == "choice" and len({c for p in usage.params for c in p.choices}) > ENUM_LIMIT:
+        text += f" E.g. {usage.first.choices[0]}; see list_models."
     elif limits := _limits(usage):
         text += " " + limits
     everyone, takers = usage.everyone, [m for m, _ in usage.takers]
-    if len(everyone) > 1 and len(takers) < len(everyone):
-        text += f" Only for: {', '.join(m.name for m in takers)}."
-    needed = [m.name for m, p in usage.takers if p.required]
+    if len(everyone) > 1 and len(takers) < len(everyone) and not _names_every_taker(usage, text):
+        text += f" Only {model_names(takers, everyone)}."
+    needed = [m for m, p in usage.takers if p.required]
     if not required and needed and len(everyone) > 1 and len(needed) < len(takers):
-        text += f" Required for: {', '.join(needed)}."
+        text += f" Required for {model_names(needed, everyone)}."
     return text
 
 
 def _limits(usage: Usage) -> str:
-    """Each model's limit for this parameter: `Up to 1000 characters for gen4_aleph, aleph2; 3500 for seedance2`."""
+    """The limits that differ between models (`Max 1000 for gen4_aleph, aleph2; 3500 for seedance2*`)."""
     kind = usage.first.kind
     if kind == "text":
-        stated = _grouped(usage, lambda p: str(p.max_utf16) if p.max_utf16 else None, unit=" characters")
-        return f"Up to {stated}, counted as UTF-16 code units (an emoji counts 2)." if stated else ""
+        stated = _grouped(usage, lambda p: str(p.max_utf16) if p.max_utf16 else None)
+        return f"Max characters: {stated}." if stated else ""
     if kind in ("integer", "number"):
         stated = _grouped(usage, _range_text)
         return f"Allowed: {stated}." if stated else ""
     if kind == "items":
-        stated = _grouped(usage, lambda p: f"{p.min_items}-{p.max_items}" if p.min_items else f"at most {p.max_items}")
+        stated = _grouped(usage, lambda p: f"{p.min_items}-{p.max_items}" if p.min_items else f"max {p.max_items}")
         return f"How many: {stated}." if stated else ""
     return ""
 
 
-def _grouped(usage: Usage, state: Callable[[Param], str | None], unit: str = "") -> str:
-    """`state(param)` of each model: one phrase when they agree, else `value for a, b; value for c`."""
-    groups: dict[str, list[str]] = {}
+def _grouped(usage: Usage, state: Callable[[Param], str | None]) -> str:
+    """`state(param)` per model as `value for a, b; value for c`; empty when every model agrees (the schema says it)."""
+    groups: dict[str, list[ModelSpec]] = {}
     for model, param in usage.takers:
         value = state(param)
         if value is not None:
-            groups.setdefault(value, []).append(model.name)
-    phrases = [f"{value}{unit if i == 0 else ''}" for i, value in enumerate(groups)]
-    if len(groups) <= 1 or len(usage.takers) == 1:
-        return phrases[0] if phrases else ""
-    return "; ".join(f"{phrase} for {', '.join(names)}" for phrase, names in zip(phrases, groups.values(), strict=True))
+            groups.setdefault(value, []).append(model)
+    if len(groups) <= 1:
+        return ""
+    return "; ".join(f"{value} for {model_names(models, usage.everyone)}" for value, models in groups.items())
+
+
+def _names_every_taker(usage: Usage, text: str) -> bool:
+    """True when the limits in `text` already name each model that takes the parameter (by name or family)."""
+    named = set(re.findall(r"[\w.]+\*?", text.partition(" for ")[2] if " for " in text else ""))
+    names = {m.name for m, _ in usage.takers}
+    covered = {n for n in names if n in named or any(n.startswith(f.rstrip("*")) for f in named if f.endswith("*"))}
+    return covered == names
+
+
+def model_names(models: Iterable[ModelSpec], everyone: Iterable[ModelSpec]) -> str:
+    """Model names, with a family written once: `seedance2*` when every model named seedance2 or seedance2_... is in."""
+    names, all_names = [m.name for m in models], [m.name for m in everyone]
+    shown: list[str] = []
+    for name in names:
+        family = [other for other in all_names if other == name or other.startswith(name + "_")]
+        if len(family) > 1 and all(member in names for member in family):
+            shown.append(name + "*")
+        elif not any(name.startswith(base.rstrip("*") + "_") for base in shown if base.endswith("*")):
+            shown.append(name)
+    return ", ".join(shown)
 
 
 def _range_text(param: Param) -> str | None:

@@ -34,13 +34,7 @@ def register_task_tools(tools: ToolRegistry) -> None:
 
 
 async def get_task(ctx: Context, task_id: TaskId) -> Task:
-    """Look up a Runway task once: its status, progress, output URLs or failure reason. Free.
-
-    Returns status (PENDING, THROTTLED, RUNNING, SUCCEEDED, FAILED, CANCELLED), progress (0..1 while
-    running), output (result URLs when SUCCEEDED; they expire in 24-48 h, and a new get_task gives
-    fresh ones), failure and failure_code with whether a retry could help, and next_step. Do not
-    call it more often than every 5 seconds for the same task; prefer wait_for_task to wait.
-    """
+    """A task's status, progress, output URLs (valid 24-48 h; call again for fresh ones) or failure. Free."""
     with tool_errors():
         return await app_of(ctx).service.get(task_id, owner_of(ctx))
 
@@ -49,15 +43,11 @@ async def list_tasks(
     ctx: Context,
     status: Annotated[
         TaskStatus | None,
-        Field(description="Only tasks last seen in this status, e.g. RUNNING or SUCCEEDED. Omit for all."),
+        Field(description="Only tasks last seen in this status."),
     ] = None,
-    limit: Annotated[int, Field(ge=1, le=200, description="How many tasks to return, newest first (1-200).")] = 20,
+    limit: Annotated[int, Field(ge=1, le=200)] = 20,
 ) -> TaskList:
-    """List the tasks this server created, newest first, from its local record (survives restarts). Free.
-
-    Use it to find a task_id again (for example after a restart or a lost reply). Statuses are as last
-    seen by this server; call get_task for a live status and fresh output links.
-    """
+    """Tasks this server created, newest first, as last seen (unknown outcomes too). Free."""
     with tool_errors():
         return await task_listing(app_of(ctx), status, limit, owner_of(ctx))
 
@@ -70,20 +60,11 @@ async def wait_for_task(
         Field(
             ge=0,
             le=3600,
-            description=(
-                "How long to wait in this call, in seconds. Omit it for the server's default (50 s unless "
-                "RUNWAY_MCP_WAIT_DEFAULT_SECONDS says otherwise), which fits inside the ~60 s limit many MCP "
-                "clients put on a tool call. Longer values are capped at RUNWAY_MCP_MAX_WAIT_SECONDS (300 s)."
-            ),
+            description="Seconds (default about 50).",
         ),
     ] = None,
 ) -> Task:
-    """Wait for a Runway task to finish, checking it about every 5 seconds and reporting progress. Free.
-
-    Returns as soon as the task SUCCEEDED, FAILED or was CANCELLED, or when timeout_seconds pass. If it
-    is still running then, the answer is the current task (not an error) and next_step says to call
-    wait_for_task again. Video tasks usually take 1-5 minutes, so expect to call it a few times.
-    """
+    """Wait for a task to end, with progress; if time runs out first, call again. Free."""
     app = app_of(ctx)
     with tool_errors():
         timeout = app.settings.wait_default_seconds if timeout_seconds is None else timeout_seconds
@@ -91,12 +72,7 @@ async def wait_for_task(
 
 
 async def cancel_task(ctx: Context, task_id: TaskId) -> CancelResult:
-    """Stop an unfinished Runway task, or delete a finished one (its output links stop working).
-
-    Use it when the user no longer wants a task that is PENDING, THROTTLED or RUNNING. Deleting a
-    SUCCEEDED task cannot be undone: download its outputs first if they are wanted. Only Runway's
-    own API offers this route; CometAPI does not document it, and then the answer says so.
-    """
+    """Stop a running task, or delete a finished one and its outputs (Runway direct only)."""
     with tool_errors():
         return await app_of(ctx).service.cancel(task_id, owner_of(ctx))
 
@@ -108,19 +84,11 @@ async def download_task_output(
         str | None,
         Field(
             max_length=4096,
-            description=(
-                "Absolute path of the directory to save into (created if missing). Omit it to use "
-                "RUNWAY_MCP_OUTPUT_DIR, or the user's videos folder under runway-mcp/."
-            ),
+            description="Absolute folder to save into (default: the server's output folder).",
         ),
     ] = None,
 ) -> Annotated[CallToolResult, DownloadResult]:
-    """Save a SUCCEEDED task's output files to this computer, before their links expire (24-48 h). Free.
-
-    Files are named <task_id>-<n>.<ext>; an existing file is never overwritten (a numbered name is
-    used instead) and a failed download leaves no partial file. Returns the saved paths, sizes and
-    SHA-256 sums, plus file:// links to each file.
-    """
+    """Save a SUCCEEDED task's outputs to new local files; returns the paths. Free."""
     app = app_of(ctx)
     with tool_errors():
         if not app.settings.allow_local_downloads:

@@ -213,8 +213,8 @@ def next_step(task_id: str, status: TaskStatus, failure_code: str | None, *, not
     if status is TaskStatus.THROTTLED:
         waiting += "It is queued behind the account's concurrency limit. "
     return (
-        f"{waiting}Call wait_for_task(task_id={task_id!r}) to wait for it with progress updates, or "
-        f"get_task again in at least {MIN_POLL_INTERVAL_SECONDS:.0f} seconds. Video tasks usually take 1-5 minutes."
+        f"{waiting}Call wait_for_task(task_id={task_id!r}) to follow it, or get_task in "
+        f"{MIN_POLL_INTERVAL_SECONDS:.0f} s or more. Videos take 1-5 min."
     )
 
 
