@@ -7,6 +7,7 @@ recorded POSTs count what was sent. What the page does in a browser is tests/tes
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import shutil
@@ -122,7 +123,7 @@ async def test_a_client_without_apps_lists_and_gets_what_it_always_did(
 
 
 async def test_confirming_in_the_player_sends_nothing_before_the_click_and_once_after_it(
-    sandbox: Sandbox, sandbox_server: SandboxServer, tmp_path: Path, mode: str
+    sandbox: Sandbox, sandbox_server: SandboxServer, tmp_path: Path, mode: str, debug_logs: pytest.LogCaptureFixture
 ) -> None:
     settings = confirm_settings(sandbox_server, tmp_path)
     async with Client(build_server(settings), mode=mode, extensions=[APPS]) as client:  # type: ignore[arg-type]
@@ -133,7 +134,7 @@ async def test_confirming_in_the_player_sends_nothing_before_the_click_and_once_
         assert answer["estimated_cost"]["credits"] == 5 and "confirm" in answer["next_step"]
         # The token is for the player only: not in what the model reads.
         token = confirmation["token"]
-        assert token not in result_text(asked) and token not in str(answer)
+        assert json.loads(result_text(asked)) == answer and token not in str(answer)
         assert confirmation["tool"] == CONFIRM_TOOL and confirmation["expires_in_seconds"] == 600
         assert creates(sandbox) == 0
         listed = await client.call_tool("list_tasks", {})
@@ -147,6 +148,7 @@ async def test_confirming_in_the_player_sends_nothing_before_the_click_and_once_
 
         again = await client.call_tool(CONFIRM_TOOL, {"confirmation_token": token})
         assert "not valid any more" in error_text(again)
+    assert token not in debug_logs.text
     posts = sandbox.api_requests(method="POST")
     assert [p.created_task_id for p in posts] == [task["task_id"]]
     assert posts[0].json is not None and posts[0].json["promptText"] == IMAGE_ARGUMENTS["prompt_text"]

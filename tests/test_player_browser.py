@@ -323,6 +323,29 @@ async def test_confirm_button_creates_through_the_app_only_tool_and_nothing_befo
     assert len(sandbox.api_requests(method="POST")) == 1
 
 
+async def test_declining_in_the_player_sends_nothing(
+    chromium: Path, sandbox: Sandbox, sandbox_server: SandboxServer, tmp_path: Path
+) -> None:
+    (tmp_path / "media").mkdir()
+    settings = make_settings(sandbox_server.url, tmp_path, confirm_spend=True)
+    arguments = CREATE_ARGUMENTS["create_text_to_image"]
+    async with (
+        Client(build_server(settings), extensions=[APPS]) as client,  # type: ignore[arg-type]
+        browser_host(client, chromium, "light", tmp_path) as host,
+    ):
+        await host.show_call(
+            "create_text_to_image", arguments, await client.call_tool("create_text_to_image", arguments)
+        )
+        await host.wait_for_state("confirm")
+        await host.view.locator("#decline-button").click()
+        await host.wait_for_state("failed")
+        assert "Nothing was sent" in await host.view.locator("#message").text_content()
+        told = await wait_for_messages(host, "ui/update-model-context")
+        assert "declined" in json.dumps(told[0]["params"])
+        assert await host.tool_calls(CONFIRM_TOOL) == []
+    assert sandbox.api_requests(method="POST") == []
+
+
 async def wait_for_messages(host: Host, method: str) -> list[dict[str, Any]]:
     with anyio.fail_after(WAIT_MS / 1000):
         while not (found := await host.messages(method)):
