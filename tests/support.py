@@ -18,18 +18,26 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx2
+import uvicorn
 from anyio.streams.buffered import BufferedByteReceiveStream
+from mcp import Client
+from mcp.client.extension import ClientExtension
+from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult
 from pydantic import SecretStr
 
 from runway_mcp.config import Settings
+from runway_mcp.remote.app import Transport, create_app
 from runway_mcp.sandbox import Fault, SandboxConfig, SandboxServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -262,6 +270,67 @@ def server_process(
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=5)
+
+
+# Servers over HTTP in this process ------------------------------------------------------------------------
+
+
+class HttpServer:
+    """The HTTP app from `create_app` on a real uvicorn, in a background thread, on 127.0.0.1:<free port>."""
+
+    def __init__(self, settings: Settings, transport: Transport = "streamable-http") -> None:
+        self.settings = settings
+        self.transport = transport
+        self.url = ""
+        self.endpoint = ""
+
+    def __enter__(self) -> HttpServer:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.endpoint = self.url + ("/mcp" if self.transport == "streamable-http" else "/sse")
+        settings = self.settings.model_copy(update={"http_port": port})
+        app = create_app(settings, transport=self.transport, host="127.0.0.1")
+        config = uvicorn.Config(app, log_config=None, access_log=False, timeout_graceful_shutdown=2)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the HTTP server on {self.url} did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._server.force_exit = True
+            self._thread.join(timeout=5)
+
+
+def mcp_http_client(token: str | None) -> httpx2.AsyncClient:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(20, read=60))
+
+
+@asynccontextmanager
+async def connect(
+    server: HttpServer, token: str | None, mode: str = "auto", extensions: Sequence[ClientExtension] = ()
+) -> AsyncIterator[Client]:
+    """A real MCP client for either transport, sending `token` as its bearer token (and these extensions)."""
+    if server.transport == "sse":
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        async with Client(sse_client(server.endpoint, headers=headers), mode=mode, extensions=extensions) as client:
+            yield client
+        return
+    async with (
+        mcp_http_client(token) as http,
+        Client(streamable_http_client(server.endpoint, http_client=http), mode=mode, extensions=extensions) as client,
+    ):
+        yield client
 
 
 # Raw JSON-RPC over a server's stdio ------------------------------------------------------------------------

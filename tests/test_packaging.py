@@ -16,6 +16,7 @@ import shlex
 import subprocess
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -326,3 +327,30 @@ def test_readme_model_table_matches_the_catalog() -> None:
     for row, model in zip(rows, MODELS, strict=True):
         assert f"`{model.endpoint.value}`" in row and ", ".join(model.providers) in row, row
         assert model.summary in row, row
+
+
+# The wheel ------------------------------------------------------------------------------------------------
+
+
+def test_the_wheel_ships_every_data_file_the_package_reads(tmp_path: Path) -> None:
+    """Files read at run time (the player's page, the sandbox's media) reach users only if the wheel has them."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMETAPI", "RUNWAY"))}
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(tmp_path), str(ROOT)],
+        check=True,
+        timeout=300,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = {name: archive.getinfo(name).file_size for name in archive.namelist()}
+    data = [
+        path
+        for path in PACKAGE_DIR.rglob("*")
+        if path.is_file() and path.suffix not in (".py", ".pyc") and "__pycache__" not in path.parts
+    ]
+    expected = {f"runway_mcp/{path.relative_to(PACKAGE_DIR).as_posix()}": path.stat().st_size for path in data}
+    assert "runway_mcp/tools/player.html" in expected
+    assert {name: shipped.get(name) for name in expected} == expected

@@ -1,9 +1,10 @@
-"""Asking the user before a paid create (RUNWAY_MCP_CONFIRM_SPEND=1), through MCP elicitation."""
+"""Asking the user before a paid create (RUNWAY_MCP_CONFIRM_SPEND=1): through MCP elicitation, or in the player."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from mcp.server.apps import client_supports_apps
 from mcp.server.elicitation import AcceptedElicitation
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.resolve import Elicit
@@ -23,14 +24,16 @@ class SpendConfirmation(Schema):
 
 
 UNSUPPORTED_CONFIRMATION = "unsupported"
+IN_PLAYER_CONFIRMATION = "in_player"
 
 
 def confirm_spend_resolver(endpoint: Endpoint) -> Any:
     """A resolver asking the user to confirm a paid create (RUNWAY_MCP_CONFIRM_SPEND=1).
 
-    It runs before the tool body. Where no confirmation is needed it answers yes by itself; for a
-    client that cannot show a form (no elicitation capability) it answers `unsupported`, which the
-    tool turns into a clear refusal.
+    It runs before the tool body. Where no confirmation is needed it answers yes by itself. A client
+    that cannot show a form (no elicitation capability) but shows MCP Apps gets `in_player`: the tool
+    sends nothing and the player asks the user (`tools/player.py`). For any other client it answers
+    `unsupported`, which the tool turns into a clear refusal.
     """
 
     async def confirm_spend(ctx: Context, model: str | None, dry_run: bool) -> Any:
@@ -40,7 +43,7 @@ def confirm_spend_resolver(endpoint: Endpoint) -> Any:
         capabilities = ctx.client_capabilities
         elicitation = capabilities.elicitation if capabilities is not None else None
         if elicitation is None or (elicitation.form is None and elicitation.url is not None):
-            return UNSUPPORTED_CONFIRMATION
+            return IN_PLAYER_CONFIRMATION if client_supports_apps(ctx) else UNSUPPORTED_CONFIRMATION
         name = model or DEFAULT_MODELS[endpoint]
         spec = get_model(endpoint, name)
         cost = estimate(spec).basis if spec else "unknown"
@@ -54,6 +57,11 @@ def confirm_spend_resolver(endpoint: Endpoint) -> Any:
     return confirm_spend
 
 
+def confirms_in_player(outcome: Any) -> bool:
+    """True when the user is to confirm this create in the player, with nothing sent before their click."""
+    return isinstance(outcome, AcceptedElicitation) and outcome.data == IN_PLAYER_CONFIRMATION
+
+
 def check_confirmation(outcome: Any) -> None:
     if isinstance(outcome, AcceptedElicitation):
         data = outcome.data
@@ -61,8 +69,8 @@ def check_confirmation(outcome: Any) -> None:
             raise InputError(
                 [
                     "This server asks the user to confirm every paid create (RUNWAY_MCP_CONFIRM_SPEND=1), but "
-                    "this MCP client cannot show confirmation prompts (it lacks MCP elicitation). Use a client "
-                    "that supports elicitation, or ask the server's owner to turn confirmation off."
+                    "this MCP client cannot show confirmation prompts (it supports neither MCP elicitation nor MCP "
+                    "Apps). Use a client that supports either, or ask the server's owner to turn confirmation off."
                 ]
             )
         if isinstance(data, SpendConfirmation) and data.confirm:

@@ -14,6 +14,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from runway_mcp.config import Settings
 from runway_mcp.errors import RunwayMCPError, UnavailableError, bounded
 from runway_mcp.media.inputs import MediaPolicy
+from runway_mcp.service.confirmations import PendingCreates
 from runway_mcp.tools.caller import caller_api_key, caller_owner
 
 if TYPE_CHECKING:
@@ -38,6 +39,8 @@ class AppContext:
     ledger: Ledger
     journal: Journal
     media_policy: MediaPolicy
+    # Paid creates waiting for the user's click in the player (tools/player.py).
+    confirmations: PendingCreates = field(default_factory=PendingCreates)
     _service: TaskService | None = field(default=None, init=False, repr=False)
     _clients: HttpClients | None = field(default=None, init=False, repr=False)
     _closed: bool = field(default=False, init=False, repr=False)

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Final
 from mcp.server.elicitation import ElicitationResult
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.resolve import Resolve
+from mcp.types import CallToolResult
 
 from runway_mcp.catalog import Endpoint
 from runway_mcp.models import CreatedTask
@@ -24,9 +25,15 @@ from runway_mcp.pricing import estimate
 from runway_mcp.service.requests import build_request
 from runway_mcp.tools.annotations import CREATES_PAID_TASK
 from runway_mcp.tools.catalog import tool_for
-from runway_mcp.tools.confirmation import SpendConfirmation, check_confirmation, confirm_spend_resolver
+from runway_mcp.tools.confirmation import (
+    SpendConfirmation,
+    check_confirmation,
+    confirm_spend_resolver,
+    confirms_in_player,
+)
 from runway_mcp.tools.context import app_of, owner_of, tool_errors
 from runway_mcp.tools.params import DryRun, IdempotencyKey
+from runway_mcp.tools.player import ask_in_player
 from runway_mcp.tools.registry import ToolRegistry, ToolSpec
 from runway_mcp.tools.signature import catalog_parameters
 
@@ -108,7 +115,7 @@ def create_tool(route: RouteText) -> ToolSpec:
         idempotency_key: str | None,
         dry_run: bool,
         **arguments: Any,
-    ) -> CreatedTask:
+    ) -> CreatedTask | CallToolResult:
         return await run_create(
             ctx,
             endpoint,
@@ -152,14 +159,16 @@ async def run_create(
     idempotency_key: str | None,
     dry_run: bool,
     confirmation: ElicitationResult[Any],
-) -> CreatedTask:
-    """Validate, estimate, then either preview (dry run) or create once."""
+) -> CreatedTask | CallToolResult:
+    """Validate, estimate, then preview (dry run), leave it to the user's click in the player, or create once."""
     app = app_of(ctx)
     with tool_errors():
         request = build_request(endpoint, arguments, app.media_policy)
         cost = estimate(request.spec, duration_seconds=arguments.get("duration"), ratio=arguments.get("ratio"))
         if dry_run:
             return await app.service.preview(request, cost)
+        if confirms_in_player(confirmation):
+            return await ask_in_player(ctx, request, cost, arguments, idempotency_key)
         check_confirmation(confirmation)
         created = await app.service.create(request, idempotency_key=idempotency_key, owner=owner_of(ctx))
         return created.model_copy(update={"estimated_cost": cost})

@@ -21,6 +21,7 @@ from runway_mcp.store.ledger import Ledger
 from runway_mcp.tools.catalog import register_catalog_tools, register_models_resource
 from runway_mcp.tools.context import AppContext
 from runway_mcp.tools.create import register_create_tools
+from runway_mcp.tools.player import bind_player, hide_apps_from_other_clients, player_extension
 from runway_mcp.tools.prompts import register_prompts
 from runway_mcp.tools.registry import ToolRegistry
 from runway_mcp.tools.tasks import register_task_resources, register_task_tools
@@ -122,7 +123,9 @@ def build_server(
         token_verifier=token_verifier,
         auth=auth,
         request_state_security=request_state_security,
-        tools=tools.build(settings.schema_cache_dir()),
+        tools=bind_player(tools.build(settings.schema_cache_dir())),
+        extensions=[player_extension(settings)],
+        middleware=[hide_apps_from_other_clients],
     )
     register_models_resource(mcp)
     register_prompts(mcp)
