@@ -149,6 +149,16 @@ def decode_data_uri(value: str) -> tuple[str, bytes]:
 # Tool results ---------------------------------------------------------------------------------------------
 
 
+def without_empty(value: Any) -> Any:
+    """What a text answer shows of structured content: members that are null or empty left out (recursively)."""
+    if isinstance(value, dict):
+        kept = {key: without_empty(item) for key, item in value.items()}
+        return {key: item for key, item in kept.items() if item not in (None, "", [], {})}
+    if isinstance(value, list):
+        return [without_empty(item) for item in value]
+    return value
+
+
 def result_text(result: CallToolResult) -> str:
     """The text blocks of a tool result, joined with spaces."""
     return " ".join(block.text for block in result.content if block.type == "text")

@@ -13,7 +13,7 @@ from mcp import Client
 from runway_mcp.catalog import GEN4_ALEPH_RATIOS, SEED_MAX, Endpoint, models_for
 from runway_mcp.sandbox import Sandbox, SandboxServer
 from runway_mcp.tools.server import build_server
-from tests.support import CANARY_KEY, SEED_ARGUMENTS, VIDEO, error_text, make_settings
+from tests.support import CANARY_KEY, SEED_ARGUMENTS, VIDEO, error_text, make_settings, without_empty
 
 # What the upstream receives for SEED_ARGUMENTS.
 SEED_BODY = {
@@ -307,9 +307,7 @@ async def test_structured_content_matches_the_text_content(client: Client, sandb
     assert structured is not None and structured["progress"] is None and structured["failure"] is None
     # The text is the same answer, compact, without the members that say nothing (null or empty).
     assert "\n" not in text and ": " not in text.partition('"next_step"')[0]
-    assert json.loads(text) == {key: value for key, value in structured.items() if value not in (None, "", [], {})} | {
-        "estimated_cost": {k: v for k, v in structured["estimated_cost"].items() if v is not None}
-    }
+    assert json.loads(text) == without_empty(structured)
     assert len(text.encode()) <= 700
 
 

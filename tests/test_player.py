@@ -28,7 +28,15 @@ from runway_mcp.sandbox.media import asset_path
 from runway_mcp.service.confirmations import PendingCreates
 from runway_mcp.tools.player import CONFIRM_TOOL, CONFIRMATION_META, PLAYER_URI
 from runway_mcp.tools.server import build_server
-from tests.support import CREATE_ARGUMENTS, HttpServer, connect, error_text, make_settings, result_text
+from tests.support import (
+    CREATE_ARGUMENTS,
+    HttpServer,
+    connect,
+    error_text,
+    make_settings,
+    result_text,
+    without_empty,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -134,7 +142,7 @@ async def test_confirming_in_the_player_sends_nothing_before_the_click_and_once_
         assert answer["estimated_cost"]["credits"] == 5 and "confirm" in answer["next_step"]
         # The token is for the player only: not in what the model reads.
         token = confirmation["token"]
-        assert json.loads(result_text(asked)) == answer and token not in str(answer)
+        assert json.loads(result_text(asked)) == without_empty(answer) and token not in str(answer)
         assert confirmation["tool"] == CONFIRM_TOOL and confirmation["expires_in_seconds"] == 600
         assert creates(sandbox) == 0
         listed = await client.call_tool("list_tasks", {})
