@@ -15,6 +15,7 @@ import hashlib
 import io
 import os
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -226,7 +227,10 @@ async def test_an_audio_only_output_is_saved_without_a_preview(
     instant.config.output_video = path.read_bytes()
     result = await download_output(client)
     assert not [block for block in result.content if isinstance(block, ImageContent)]
-    assert saved_file(result)["preview"] == "No preview: the file has no video stream (audio only?). The file itself was saved."
+    assert (
+        saved_file(result)["preview"]
+        == "No preview: the file has no video stream (audio only?). The file itself was saved."
+    )
 
 
 # The module on its own -------------------------------------------------------------------------------------
@@ -242,6 +246,7 @@ async def test_an_audio_only_output_is_saved_without_a_preview(
         (".mp4", {"codec": "libx264", "rotation": 180}),
         (".h264", {"codec": "libx264", "container": "h264"}),  # no timing at all: sampled in one pass
         (".m4v", {"codec": "mpeg4", "container": "m4v"}),
+        (".mp4", {"codec": "libx264", "pixel_aspect": Fraction(4, 3)}),  # stored 180x160 in wide pixels
     ],
 )
 def test_other_containers_and_orientations(tmp_path: Path, suffix: str, spec: dict[str, Any]) -> None:

@@ -43,13 +43,21 @@ def write_clip(
     style: ClipStyle = "scene",
     gop: int | None = None,
     rotation: int = 0,
+    pixel_aspect: Fraction | None = None,
     options: dict[str, str] | None = None,
 ) -> Path:
-    """Encode a clip that shows `width` x `height` for `seconds` at `fps`; returns `path`."""
+    """Encode a clip that shows `width` x `height` for `seconds` at `fps`; returns `path`.
+
+    With `pixel_aspect` (wider than tall above 1) the picture is stored squeezed to fewer columns of
+    wider pixels, as DV and some broadcast clips are; it still shows `width` x `height`.
+    """
     import av
 
+    if rotation and pixel_aspect:
+        raise ValueError("a clip is either stored turned or in wide pixels here, not both")
     count = max(1, round(seconds * fps))
-    stored = (height, width) if rotation % 180 else (width, height)
+    squeezed = round(width / pixel_aspect) if pixel_aspect else width
+    stored = (height, squeezed) if rotation % 180 else (squeezed, height)
     with av.open(str(path), "w", format=container) as output:
         chosen = options or ({"preset": "ultrafast"} if codec in ("libx264", "libx265") else {})
         stream = output.add_stream(codec, rate=fps, options=dict(chosen))
@@ -62,9 +70,13 @@ def write_clip(
             stream.codec_context.gop_size = gop
         if rotation:
             stream.set_display_rotation(rotation)
+        if pixel_aspect:
+            stream.codec_context.sample_aspect_ratio = pixel_aspect
         painter = _Painter(width, height, count, fps, style)
         for index in range(count):
             picture = painter.frame(index)
+            if pixel_aspect:
+                picture = picture.resize((squeezed, height))
             if rotation:
                 picture = picture.rotate(-rotation, expand=True)  # stored turned back; players turn it by `rotation`
             frame = av.VideoFrame.from_image(picture)  # type: ignore[no-untyped-call]
