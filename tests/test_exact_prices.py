@@ -47,7 +47,9 @@ async def estimate(client: Client, **arguments: object) -> dict[str, object]:
     return dict(result.structured_content)
 
 
-async def test_estimate_cost_reads_a_local_clip_and_a_data_uri(client: Client, sandbox: Sandbox, media_dir: Path) -> None:
+async def test_estimate_cost_reads_a_local_clip_and_a_data_uri(
+    client: Client, sandbox: Sandbox, media_dir: Path
+) -> None:
     path, seconds = clip(media_dir, 42)  # 3.5 s
     assert ALEPH.credits_per_second is not None
     expected = ALEPH.credits_per_second * seconds
@@ -123,7 +125,9 @@ async def test_a_clip_whose_length_cannot_be_read_keeps_the_explanation(
 
 async def test_estimate_cost_checks_the_clip_like_a_create_does(client: Client, tmp_path: Path) -> None:
     outside, _ = clip(tmp_path, 12, "outside.mp4")  # not under the allowed directory
-    refused = error_text(await client.call_tool("estimate_cost", {"endpoint": "video_to_video", "video_uri": str(outside)}))
+    refused = error_text(
+        await client.call_tool("estimate_cost", {"endpoint": "video_to_video", "video_uri": str(outside)})
+    )
     assert "outside the directories this server may read from" in refused
     image_route = await client.call_tool(
         "estimate_cost", {"endpoint": "text_to_image", "video_uri": "data:video/mp4;base64,AAAA"}

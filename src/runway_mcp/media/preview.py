@@ -156,7 +156,7 @@ def contact_sheet(
     sheet = layout.draw(picked, _header(label or path.name, facts, len(picked)))
     jpeg, final = _jpeg(sheet, max_bytes)
     times = tuple(round(t, 3) for t, _ in picked)
-    span = f"{times[0]:.1f}-{times[-1]:.1f} s" + (f" of {facts.seconds:.1f} s" if facts.seconds else "")
+    span = f"{times[0]:g}-{round(times[-1], 2):g} s" + (f" of {round(facts.seconds, 2):g} s" if facts.seconds else "")
     summary = (
         f"Contact sheet of {len(picked)} frames ({span}) of the {facts.width}x{facts.height} {facts.codec} video, "
         "in order left to right, top to bottom; each frame's time is in its corner."
