@@ -84,10 +84,12 @@ def make_preview(path: Path, media_type: str | None = None, *, max_bytes: int = 
     return contact_sheet(path, max_bytes=max_bytes)
 
 
-async def preview_in_thread(path: Path, media_type: str | None = None) -> Preview | NoPreview:
-    """`make_preview` in a worker thread: the preview, or the `NoPreview` that says why there is none."""
+async def preview_in_thread(
+    path: Path, media_type: str | None = None, *, limiter: anyio.CapacityLimiter | None = None
+) -> Preview | NoPreview:
+    """`make_preview` in a worker thread (of `limiter`, if given): the preview, or the `NoPreview` saying why not."""
     try:
-        return await anyio.to_thread.run_sync(make_preview, path, media_type)
+        return await anyio.to_thread.run_sync(make_preview, path, media_type, limiter=limiter)
     except NoPreview as exc:
         return exc
 

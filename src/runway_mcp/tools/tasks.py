@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
+import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
@@ -138,7 +139,7 @@ async def download_task_output(
             )
         target = Path(directory) if directory else None
         saved = await app.service.download(task_id, target, owner_of(ctx))
-    saved, images = await previews_of(saved)
+    saved, images = await previews_of(saved, app.previews)
     result = DownloadResult(
         task_id=task_id,
         directory=str(Path(saved[0].path).parent) if saved else str(target or app.settings.output_directory()),
@@ -160,7 +161,9 @@ async def download_task_output(
     )
 
 
-async def previews_of(saved: list[SavedFile]) -> tuple[list[SavedFile], list[ImageContent]]:
+async def previews_of(
+    saved: list[SavedFile], limiter: anyio.CapacityLimiter | None = None
+) -> tuple[list[SavedFile], list[ImageContent]]:
     """Each saved file with a word on its preview, and the preview images (JPEG) to attach to the answer.
 
     The download has succeeded whatever happens here: a file without a preview says why in `preview`.
@@ -176,7 +179,7 @@ async def previews_of(saved: list[SavedFile]) -> tuple[list[SavedFile], list[Ima
             )
             continue
         try:
-            made = await preview_in_thread(Path(file.path), file.media_type)
+            made = await preview_in_thread(Path(file.path), file.media_type, limiter=limiter)
         except Exception as exc:  # a preview must never cost the user the download
             logger.warning("no preview of %s: %s", file.path, type(exc).__name__, exc_info=True)
             made = NoPreview(f"making it failed ({type(exc).__name__})")
