@@ -14,6 +14,8 @@ import dataclasses
 import hashlib
 import io
 import os
+import struct
+import zlib
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -25,8 +27,10 @@ from mcp.types import CallToolResult, ImageContent
 from PIL import Image
 
 from runway_mcp.media.preview import PREVIEW_MAX_BYTES, NoPreview, contact_sheet, make_preview, preview_kind
+from runway_mcp.models import SavedFile
 from runway_mcp.sandbox import Sandbox, asset_bytes
 from runway_mcp.sandbox.clips import LEVEL_BRIGHTEST, LEVEL_DARKEST, write_clip
+from runway_mcp.tools.tasks import MAX_PREVIEWS, previews_of
 from tests.support import CREATE_ARGUMENTS, INSTANT_TASKS, error_text
 
 pytestmark = pytest.mark.anyio
@@ -296,3 +300,35 @@ def test_an_image_is_turned_upright_from_its_exif_orientation(tmp_path: Path) ->
     shown = Image.open(io.BytesIO(preview.jpeg)).convert("L")
     assert shown.size == (200, 300)
     assert shown.getpixel((190, 10)) > 200  # the stored top-left corner is now top-right
+
+
+def test_an_image_too_large_to_open_safely_gets_no_preview(tmp_path: Path) -> None:
+    """Only the header is read: a PNG that claims 10000x5000 pixels is refused before any pixel is decoded."""
+    header = struct.pack(">IIBBBBB", 10_000, 5_000, 8, 2, 0, 0, 0)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"") + chunk(b"IEND", b"")
+    (tmp_path / "huge.png").write_bytes(png)
+    with pytest.raises(NoPreview, match="10000x5000 pixels, too large"):
+        make_preview(tmp_path / "huge.png", "image/png")
+
+
+async def test_previews_of_many_outputs_and_of_files_gone_since(tmp_path: Path) -> None:
+    """A task with more outputs than MAX_PREVIEWS gets that many images; a file removed since still answers."""
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(asset_bytes("output.mp4"))
+    files = [
+        SavedFile(path=str(clip), uri=clip.as_uri(), bytes=1, media_type="video/mp4", sha256="0", output_index=i)
+        for i in range(MAX_PREVIEWS + 1)
+    ]
+    files.append(files[0].model_copy(update={"path": str(tmp_path / "gone.mp4"), "output_index": len(files)}))
+    noted, images = await previews_of(files[: MAX_PREVIEWS - 1] + files[-1:] + files[MAX_PREVIEWS - 1 : -1])
+    assert len(images) == MAX_PREVIEWS - 1
+    assert (
+        noted[MAX_PREVIEWS - 1].preview
+        == "No preview: the file could not be read (No such file or directory). The file itself was saved."
+    )
+    assert noted[-1].preview == f"No preview: only the first {MAX_PREVIEWS} outputs get one."
+    assert all(f.preview and f.preview.startswith("Contact sheet of 9 frames") for f in noted[: MAX_PREVIEWS - 1])

@@ -79,9 +79,12 @@ def make_preview(path: Path, media_type: str | None = None, *, max_bytes: int = 
     kind = preview_kind(path, media_type)
     if kind == "audio":
         raise NoPreview("it is audio, which has no picture to show")
-    if kind == "image":
-        return image_thumbnail(path, max_bytes=max_bytes)
-    return contact_sheet(path, max_bytes=max_bytes)
+    try:
+        if kind == "image":
+            return image_thumbnail(path, max_bytes=max_bytes)
+        return contact_sheet(path, max_bytes=max_bytes)
+    except OSError as exc:  # gone or unreadable since it was saved
+        raise NoPreview(f"the file could not be read ({exc.strerror or type(exc).__name__})") from None
 
 
 async def preview_in_thread(
@@ -151,6 +154,8 @@ def contact_sheet(
             sampler = _Sampler(container, container.streams.video[0], frames, deadline_seconds)
             picked = sampler.run()
     except av.FFmpegError as exc:
+        if isinstance(exc, FileNotFoundError | PermissionError):
+            raise  # not the video's fault: make_preview says the file could not be read
         raise NoPreview(f"the video could not be decoded ({_short(exc)})") from None
     facts, layout = sampler.facts, sampler.layout
     if not picked or facts is None or layout is None:
