@@ -332,3 +332,10 @@ async def test_previews_of_many_outputs_and_of_files_gone_since(tmp_path: Path) 
     )
     assert noted[-1].preview == f"No preview: only the first {MAX_PREVIEWS} outputs get one."
     assert all(f.preview and f.preview.startswith("Contact sheet of 9 frames") for f in noted[: MAX_PREVIEWS - 1])
+
+
+def test_a_video_too_large_to_decode_safely_gets_no_preview(tmp_path: Path) -> None:
+    """Frames of over 40 megapixels are refused from the stream's header, before one is decoded."""
+    path = write_clip(tmp_path / "huge.mp4", width=8192, height=5008, seconds=1 / 12, fps=12, style="levels")
+    with pytest.raises(NoPreview, match="8192x5008, too large to decode"):
+        make_preview(path, "video/mp4")

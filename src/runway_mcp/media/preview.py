@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, ClassVar, Final, Literal
 
 import anyio
 
@@ -60,7 +60,7 @@ class Preview:
     summary: str
     frame_seconds: tuple[float, ...] = ()  # for a contact sheet: each frame's time from the start
 
-    mime_type: Final = "image/jpeg"
+    mime_type: ClassVar[str] = "image/jpeg"
 
 
 def preview_kind(path: Path, media_type: str | None = None) -> PreviewKind:
@@ -111,6 +111,8 @@ def image_thumbnail(path: Path, *, max_bytes: int = PREVIEW_MAX_BYTES, box: tupl
                 raise NoPreview(f"the image is {width}x{height} pixels, too large to open for a preview")
             image.draft("RGB", box)  # JPEG: decode at a reduced scale straight away
             upright = ImageOps.exif_transpose(image.convert("RGB"))
+    except (FileNotFoundError, PermissionError):
+        raise  # not the image's fault: make_preview says the file could not be read
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
         raise NoPreview(f"the image could not be decoded ({_short(exc)})") from None
     upright.thumbnail(box)
@@ -192,13 +194,14 @@ class _Sampler:
         self.start = stream.start_time or 0
 
     def run(self) -> Picked:
+        coded = self.stream.codec_context
+        if coded.width * coded.height > MAX_SOURCE_PIXELS:  # refused before a frame is decoded
+            raise NoPreview(f"its frames are {coded.width}x{coded.height}, too large to decode for a preview")
         decoded = self._decode()
         first = next(decoded, None)
         if first is None:
             return []
         facts = self.facts = _facts(self.stream, self.container, round(first.rotation or 0) % 360)
-        if facts.width * facts.height > MAX_SOURCE_PIXELS:
-            raise NoPreview(f"its frames are {facts.width}x{facts.height}, too large to decode for a preview")
         layout = self.layout = Layout.choose(facts.width, facts.height, self.frames)
         picked = [(self._seconds(first), layout.cell_image(first, facts.rotation))]
         if facts.seconds is None:
