@@ -234,14 +234,15 @@ async def test_prompts_list_and_render_as_the_sdk_would(settings: Settings) -> N
 
 
 def test_the_server_starts_without_the_upstream_stack() -> None:
-    """Serving tools/list needs neither httpx nor the task service: they load on the first tool call."""
+    """Serving tools/list needs neither httpx nor the task service, nor PyAV and Pillow: they load when first used."""
     script = (
         "import sys\n"
         "from runway_mcp import cli\n"
         "from runway_mcp.tools import server\n"
         "from runway_mcp.config import Settings\n"
         "server.build_server(Settings.from_env({'RUNWAY_MCP_CACHE_DIR': 'off'}))\n"
-        "heavy = ('httpx', 'runway_mcp.service.task_service', 'runway_mcp.upstream.client', 'runway_mcp.upstream.downloads', 'runway_mcp.sandbox')\n"
+        "heavy = ('httpx', 'runway_mcp.service.task_service', 'runway_mcp.upstream.client', 'runway_mcp.upstream.downloads', 'runway_mcp.sandbox',\n"
+        "         'av', 'PIL', 'runway_mcp.media.preview')\n"
         "print(sorted(name for name in heavy if name in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)

@@ -91,6 +91,9 @@ class ModelSpec:
     credits_per_second: float | None = None
     credits_per_image: float | None = None
     default_duration: float | None = None  # seconds of output when the request does not say
+    # The media parameter whose clip the output is as long as (priced per second of it), and the most of it used.
+    length_from: str | None = None
+    max_output_seconds: float | None = None
     constants: tuple[tuple[str, str], ...] = ()  # fixed body values, e.g. ("reference.type", "video")
     notes: str = ""
 
@@ -188,6 +191,9 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
             MODERATION,
         ),
         credits_per_second=15,
+        # Priced for the whole input: the output is as long as it (our references). Some third-party pages say
+        # only its first 5 s are used; an estimate must never be lower than the bill, so no cap until documented.
+        length_from="video_uri",
         notes="The output's length follows the input clip. Runway ignores ratio since Feb 2026; CometAPI documents it.",
     ),
     ModelSpec(
@@ -389,6 +395,8 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
             MODERATION,
         ),
         credits_per_second=5,
+        length_from="reference_video_uri",
+        max_output_seconds=30,
         constants=(("reference.type", "video"),),
         notes="The output follows the reference video's length (up to 30 s).",
     ),

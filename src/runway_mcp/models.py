@@ -246,6 +246,11 @@ class SavedFile(Schema):
     media_type: str | None = Field(default=None, description="The media type the server sent, e.g. video/mp4.")
     sha256: str = Field(description="SHA-256 of the file's content.")
     output_index: int = Field(description="Which of the task's outputs this is (0-based).")
+    preview: str | None = Field(
+        default=None,
+        description="What the preview image attached to this answer shows (video frames or a thumbnail), or why "
+        "there is none.",
+    )
 
 
 class DownloadResult(Schema):

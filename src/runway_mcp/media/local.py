@@ -167,6 +167,10 @@ class LocalMedia:
     ) -> None:
         self.close()
 
+    def read_at(self, offset: int, length: int) -> bytes:
+        """Up to `length` bytes of the checked file from `offset`, through its descriptor (to read its header)."""
+        return _read_at(self._file.fileno(), offset, max(0, min(length, self.size - offset)))
+
     def iter_bytes(self, block_size: int = DEFAULT_CHUNK_SIZE) -> Generator[bytes, None, None]:
         """The file's raw bytes in blocks (for an upload), with the same change checks as the data URI."""
         return self._iter_blocks(block_size)

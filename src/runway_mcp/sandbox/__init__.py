@@ -28,7 +28,9 @@ Prompt markers (read from `promptText`; on routes without a prompt, from `videoU
 Task lifecycle, by `SandboxConfig.clock` since creation: task_not_exist (HTTP 400, like an unknown
 id) for `not_visible_seconds`, then PENDING, then RUNNING with `progress`, then SUCCEEDED with an
 output URL `/_sandbox/media/<id>.mp4?exp=<unix>&sig=<hmac>` (`.png` for text_to_image), which
-answers 403 with an XML body once expired or when tampered with.
+answers 403 with an XML body once expired or when tampered with. The video served is a real 2 s
+256x144 H.264 clip (`assets/output.mp4`: a ball crossing a dusk sky, its time printed on each frame),
+or `SandboxConfig.output_video` when a test sets its own; the image, `sample.png` or `output_image`.
 
 Faults (`Fault`, or `POST /_sandbox/faults`) apply to API requests; a media URL only gets faults
 whose `path` names it. `drop_connection` and `reset_mid_response` abort the real TCP connection
@@ -36,7 +38,8 @@ whose `path` names it. `drop_connection` and `reset_mid_response` abort the real
 
 Control routes (no auth, not recorded): POST/GET/DELETE /_sandbox/faults, GET /_sandbox/requests
 (`?body=1` adds each body as base64), POST /_sandbox/reset, GET /_sandbox/tasks, GET /_sandbox/health.
-Sample media for tests: `asset_path("sample_input.mp4" | "sample.png" | "sample.jpg" | "output.mp4")`.
+Sample media for tests: `asset_path("sample_input.mp4" | "sample.png" | "sample.jpg" | "output.mp4")`;
+real clips of any size, codec and container: `runway_mcp.sandbox.clips.write_clip` (PyAV and Pillow).
 """
 
 from runway_mcp.sandbox.app import Sandbox

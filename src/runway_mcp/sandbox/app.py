@@ -344,4 +344,7 @@ class _MediaEndpoint:
     def _answer(self, request: Request) -> Response:
         name = request.path_params["name"]
         reason = self.sandbox.check_media_url(name, request.query_params.get("exp"), request.query_params.get("sig"))
-        return access_denied("AccessDenied", reason) if reason else media_response(name, request.method)
+        if reason:
+            return access_denied("AccessDenied", reason)
+        config = self.sandbox.config
+        return media_response(name, request.method, {"mp4": config.output_video, "png": config.output_image})

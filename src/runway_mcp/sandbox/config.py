@@ -46,6 +46,11 @@ class SandboxConfig:
     """Output URLs expire after this long (403 afterwards); GET the task again for fresh ones."""
     output_base_url: str | None = None
     """Base for output URLs; default: the base URL the request came in on."""
+    output_video: bytes | None = None
+    """The MP4 served for every video output; default: the small real clip `assets/output.mp4`. Tests set their
+    own (another size or codec, or a damaged file, as a CDN might hold)."""
+    output_image: bytes | None = None
+    """The PNG served for every image output; default: `assets/sample.png`."""
     cometapi_forwards_new_models: bool = False
     """Accept Runway's newer video_to_video models (aleph2, seedance2*, gemini_omni_flash) on `/runwayml/v1`.
     They are always accepted on the Runway-direct `/v1` prefix."""

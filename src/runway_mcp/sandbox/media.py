@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -59,12 +60,12 @@ class UrlSigner:
         return None
 
 
-def media_response(name: str, method: str) -> Response:
-    """The file for `<task id>.<ext>`, or 404 for an extension the sandbox does not serve."""
+def media_response(name: str, method: str, served: Mapping[str, bytes | None] | None = None) -> Response:
+    """The file for `<task id>.<ext>` (`served[ext]` when set, else the asset), or 404 for an unknown extension."""
     kind = name.rpartition(".")[2]
     if kind not in ASSET_FOR_KIND:
         return access_denied("NoSuchKey", "The specified key does not exist.", 404)
-    data = asset_bytes(ASSET_FOR_KIND[kind])
+    data = (served or {}).get(kind) or asset_bytes(ASSET_FOR_KIND[kind])
     headers = {"Content-Length": str(len(data)), "Accept-Ranges": "none", "Cache-Control": "private"}
     content = b"" if method == "HEAD" else data
     return Response(content, media_type=CONTENT_TYPES[kind], headers=headers)

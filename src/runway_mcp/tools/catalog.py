@@ -10,8 +10,10 @@ from pydantic import Field
 
 from runway_mcp.catalog import DEFAULT_MODELS, MODELS, Endpoint, ModelSpec, Param, get_model, models_for
 from runway_mcp.errors import InputError, quoted
+from runway_mcp.media.inputs import MediaPolicy, prepare_media
 from runway_mcp.models import CostEstimate, ModelInfo, ModelList, ParamInfo
 from runway_mcp.pricing import estimate
+from runway_mcp.service.costs import clip_length
 from runway_mcp.tools.annotations import READS_LOCAL_RECORD
 from runway_mcp.tools.context import app_of, tool_errors
 from runway_mcp.tools.registry import ToolRegistry
@@ -30,6 +32,7 @@ def register_catalog_tools(tools: ToolRegistry) -> None:
         annotations=READS_LOCAL_RECORD,
     )
     async def estimate_cost(
+        ctx: Context,
         endpoint: Endpoint,
         model: str | None = None,
         duration_seconds: Annotated[
@@ -41,6 +44,10 @@ def register_catalog_tools(tools: ToolRegistry) -> None:
             ),
         ] = None,
         ratio: Annotated[str | None, Field(description="text_to_image size (sets the price).")] = None,
+        video_uri: Annotated[
+            str | None,
+            Field(min_length=1, description="Local path or data URI of the input clip, to price by its length."),
+        ] = None,
     ) -> CostEstimate:
         """Price a request in Runway credits ($0.01 each; CometAPI bills its own). Free."""
         with tool_errors():
@@ -48,7 +55,10 @@ def register_catalog_tools(tools: ToolRegistry) -> None:
             if spec is None:
                 known = ", ".join(m.name for m in models_for(endpoint))
                 raise InputError([f"model: {quoted(model)} is not a {endpoint.value} model. Use one of: {known}."])
-            return estimate(spec, duration_seconds=duration_seconds, ratio=ratio)
+            seconds, problem = await measure_clip(app_of(ctx).media_policy, spec, video_uri)
+            return estimate(
+                spec, duration_seconds=duration_seconds, ratio=ratio, input_seconds=seconds, input_problem=problem
+            )
 
     @tools.tool(
         title="List the Runway models this server knows",
@@ -60,6 +70,22 @@ def register_catalog_tools(tools: ToolRegistry) -> None:
     ) -> ModelList:
         """Every model: what it does, takes and costs. Free."""
         return model_list(app_of(ctx).settings.provider, endpoint)
+
+
+async def measure_clip(policy: MediaPolicy, spec: ModelSpec, video_uri: str | None) -> tuple[float | None, str | None]:
+    """The length of the clip given to estimate_cost, checked like a create's input; (None, why) when unknown."""
+    if video_uri is None:
+        return None, None
+    if spec.length_from is None:
+        raise InputError([f"video_uri: {spec.name} is not priced by a clip's length; omit it."])
+    problems: list[str] = []
+    clip = prepare_media(video_uri, "video", "video_uri", policy, problems)
+    if clip is None:
+        raise InputError(problems)
+    try:
+        return await clip_length(clip)
+    finally:
+        clip.close()
 
 
 def register_models_resource(mcp: MCPServer[Any]) -> None:

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
+import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
@@ -41,6 +42,8 @@ class AppContext:
     media_policy: MediaPolicy
     # Paid creates waiting for the user's click in the player (tools/player.py).
     confirmations: PendingCreates = field(default_factory=PendingCreates)
+    # Previews decode video in worker threads (tens of MB each at 1080p): at most two at once.
+    previews: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(2))
     _service: TaskService | None = field(default=None, init=False, repr=False)
     _clients: HttpClients | None = field(default=None, init=False, repr=False)
     _closed: bool = field(default=False, init=False, repr=False)

@@ -21,7 +21,7 @@ from mcp.types import CallToolResult
 
 from runway_mcp.catalog import Endpoint
 from runway_mcp.models import CreatedTask
-from runway_mcp.pricing import estimate
+from runway_mcp.service.costs import request_cost
 from runway_mcp.service.requests import build_request
 from runway_mcp.tools.annotations import CREATES_PAID_TASK
 from runway_mcp.tools.catalog import tool_for
@@ -164,7 +164,11 @@ async def run_create(
     app = app_of(ctx)
     with tool_errors():
         request = build_request(endpoint, arguments, app.media_policy)
-        cost = estimate(request.spec, duration_seconds=arguments.get("duration"), ratio=arguments.get("ratio"))
+        try:
+            cost = await request_cost(request)
+        except BaseException:
+            request.close()
+            raise
         if dry_run:
             return await app.service.preview(request, cost)
         if confirms_in_player(confirmation):

@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+import base64
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
+import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
-from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent
+from mcp.types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent
 from pydantic import Field
 
 from runway_mcp.errors import DownloadError, NotFoundError, RunwayMCPError, bounded
-from runway_mcp.models import CancelResult, DownloadResult, Task, TaskList, TaskStatus, TaskSummary
+from runway_mcp.models import CancelResult, DownloadResult, SavedFile, Task, TaskList, TaskStatus, TaskSummary
 from runway_mcp.store.attempts import AttemptRow
 from runway_mcp.store.records import TaskRecord
 from runway_mcp.tools.annotations import DESTRUCTIVE_UPSTREAM, READS_LOCAL_RECORD, READS_UPSTREAM, WRITES_LOCAL_FILES
 from runway_mcp.tools.context import AppContext, app_of, owner_of, tool_errors
 from runway_mcp.tools.params import TaskId
 from runway_mcp.tools.registry import ToolRegistry
+
+logger = logging.getLogger("runway_mcp.tools.tasks")
+
+# Each preview is a JPEG of at most 300 KB in the answer; a task with more outputs gets the first few.
+MAX_PREVIEWS = 4
 
 
 def register_task_tools(tools: ToolRegistry) -> None:
@@ -88,7 +96,8 @@ async def download_task_output(
         ),
     ] = None,
 ) -> Annotated[CallToolResult, DownloadResult]:
-    """Save a SUCCEEDED task's outputs to new local files; returns the paths. Free."""
+    """Save a SUCCEEDED task's outputs to new local files; returns the paths and a preview image of each to check
+    the result. Free."""
     app = app_of(ctx)
     with tool_errors():
         if not app.settings.allow_local_downloads:
@@ -98,6 +107,7 @@ async def download_task_output(
             )
         target = Path(directory) if directory else None
         saved = await app.service.download(task_id, target, owner_of(ctx))
+    saved, images = await previews_of(saved, app.previews)
     result = DownloadResult(
         task_id=task_id,
         directory=str(Path(saved[0].path).parent) if saved else str(target or app.settings.output_directory()),
@@ -114,9 +124,40 @@ async def download_task_output(
         for f in saved
     ]
     return CallToolResult(
-        content=[TextContent(text=result.model_dump_json(indent=2)), *links],
+        content=[TextContent(text=result.model_dump_json(indent=2)), *images, *links],
         structured_content=result.model_dump(mode="json"),
     )
+
+
+async def previews_of(
+    saved: list[SavedFile], limiter: anyio.CapacityLimiter | None = None
+) -> tuple[list[SavedFile], list[ImageContent]]:
+    """Each saved file with a word on its preview, and the preview images (JPEG) to attach to the answer.
+
+    The download has succeeded whatever happens here: a file without a preview says why in `preview`.
+    """
+    from runway_mcp.media.preview import NoPreview, preview_in_thread  # loaded on first use: start-up is measured
+
+    files: list[SavedFile] = []
+    images: list[ImageContent] = []
+    for index, file in enumerate(saved):
+        if index >= MAX_PREVIEWS:
+            files.append(
+                file.model_copy(update={"preview": f"No preview: only the first {MAX_PREVIEWS} outputs get one."})
+            )
+            continue
+        try:
+            made = await preview_in_thread(Path(file.path), file.media_type, limiter=limiter)
+        except Exception as exc:  # a preview must never cost the user the download
+            logger.warning("no preview of %s: %s", file.path, type(exc).__name__, exc_info=True)
+            made = NoPreview(f"making it failed ({type(exc).__name__})")
+        if isinstance(made, NoPreview):
+            note = f"No preview: {made.reason}. The file itself was saved."
+        else:
+            note = f"{made.summary} Attached as a {made.width}x{made.height} JPEG."
+            images.append(ImageContent(data=base64.b64encode(made.jpeg).decode("ascii"), mime_type=made.mime_type))
+        files.append(file.model_copy(update={"preview": note}))
+    return files, images
 
 
 def register_task_resources(mcp: MCPServer[AppContext], running: list[AppContext]) -> None:
