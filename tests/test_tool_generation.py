@@ -71,7 +71,7 @@ async def test_a_limit_changed_in_the_catalog_changes_the_bounds_and_the_words(
     monkeypatch.setattr(catalog, "MODELS", tuple(longer if m is aleph else m for m in catalog.MODELS))
     prompt = (await tool_schemas(settings, mode))["create_video_to_video"]["properties"]["prompt_text"]
     assert prompt["maxLength"] == 4321
-    assert "Max characters: 4321 for gen4_aleph; 1000 for aleph2" in prompt["description"]
+    assert "Max chars: 4321 for gen4_aleph; 1000 for aleph2" in prompt["description"]
 
 
 async def test_every_limit_the_words_state_is_the_catalogs(settings: Settings, mode: str) -> None:

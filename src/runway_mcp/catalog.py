@@ -150,7 +150,6 @@ MODERATION: Final = Param(
     "contentModeration.publicFigureThreshold",
     "choice",
     choices=PUBLIC_FIGURE_THRESHOLDS,
-    about="Public-figure moderation.",
 )
 VIDEO_URI: Final = _media("video_uri", "videoUri", "video", "The source clip to edit")
 PROMPT_IMAGE: Final = _media("prompt_image", "promptImage", "image", "The first frame")
@@ -210,7 +209,7 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
                 media="image",
                 max_items=5,
                 item_keys=("seconds", "at"),
-                about="Images to match at given times (seconds or at).",
+                about="Images to match at set times.",
             ),
             Param(
                 "target_aspect_ratio",

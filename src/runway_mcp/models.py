@@ -79,7 +79,7 @@ _RANKS = {
 
 # What a media parameter's description says; the limits are in list_models and in the error for a wrong input.
 MEDIA_TEXT: Final = "HTTPS URL, data URI or local path."
-_IMAGE_URI_DESCRIPTION = "Image: " + MEDIA_TEXT
+_IMAGE_URI_DESCRIPTION = MEDIA_TEXT
 
 
 class Reference(Schema):

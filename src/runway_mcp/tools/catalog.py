@@ -40,13 +40,13 @@ def register_catalog_tools(tools: ToolRegistry) -> None:
             Field(
                 gt=0,
                 le=600,
-                description="Output seconds (video_to_video: the input's length).",
+                description="Output seconds.",
             ),
         ] = None,
         ratio: Annotated[str | None, Field(description="text_to_image size (sets the price).")] = None,
         video_uri: Annotated[
             str | None,
-            Field(min_length=1, description="Local path or data URI of the input clip, to price by its length."),
+            Field(min_length=1, description="Input clip (local path or data URI) to measure."),
         ] = None,
     ) -> CostEstimate:
         """Price a request in Runway credits ($0.01 each; CometAPI bills its own). Free."""

@@ -73,7 +73,7 @@ ROUTES: Final[tuple[RouteText, ...]] = (
     RouteText(
         Endpoint.TEXT_TO_IMAGE,
         "Generate an image with Runway (text-to-image)",
-        "Generate an image from a prompt and reference images (under a minute).",
+        "Make an image from a prompt and reference images (under a minute).",
         "",
     ),
     RouteText(
@@ -92,7 +92,7 @@ ROUTES: Final[tuple[RouteText, ...]] = (
 
 # After each create tool's own text: what it returns, what next, what it costs.
 WORKFLOW_NOTE = "Returns a task_id for wait_for_task."
-COST_NOTE = "Spends credits (dry_run: free)."
+COST_NOTE = "Costs credits (dry_run: free)."
 # What every create tool takes besides the catalog's parameters, after them.
 SHARED_PARAMETERS = (
     inspect.Parameter("idempotency_key", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=IdempotencyKey),

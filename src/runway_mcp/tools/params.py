@@ -19,7 +19,7 @@ IdempotencyKey = Annotated[
     Field(
         min_length=1,
         max_length=200,
-        description="Reuse to retry without a second charge.",
+        description="Reuse to retry at no extra charge.",
     ),
 ]
 DryRun = Annotated[

@@ -78,7 +78,7 @@ def model_parameter(endpoint: Endpoint) -> inspect.Parameter:
 
 def _parameter(usage: Usage, *, required: bool) -> inspect.Parameter:
     value_type, bounds = _type_and_bounds(usage)
-    field = Field(description=describe(usage, required=required), **bounds)
+    field = Field(description=describe(usage, required=required) or None, **bounds)
     annotation = _annotated(value_type if required else value_type | None, field)
     default = inspect.Parameter.empty if required else None
     return inspect.Parameter(usage.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
@@ -116,11 +116,11 @@ def describe(usage: Usage, *, required: bool = False) -> str:
     Short on purpose: the model reads every tool definition on every turn. A limit all models share is
     in the schema already; list_models and the error for a wrong value give the rest.
     """
-    text = next((p.about for p in usage.params if p.about), usage.name.replace("_", " ").capitalize() + ".")
+    text = next((p.about for p in usage.params if p.about), "")  # none: the name and the schema say it all
     if usage.first.kind == "media":
         text = f"{text.rstrip('.')}: {MEDIA_TEXT}"
     elif usage.first.kind == "choice" and len({c for p in usage.params for c in p.choices}) > ENUM_LIMIT:
-        text += f" E.g. {usage.first.choices[0]}; see list_models."
+        text += " See list_models."
     elif limits := _limits(usage):
         text += " " + limits
     everyone, takers = usage.everyone, [m for m, _ in usage.takers]
@@ -129,7 +129,7 @@ def describe(usage: Usage, *, required: bool = False) -> str:
     needed = [m for m, p in usage.takers if p.required]
     if not required and needed and len(everyone) > 1 and len(needed) < len(takers):
         text += f" Required for {model_names(needed, everyone)}."
-    return text
+    return text.strip()
 
 
 def _limits(usage: Usage) -> str:
@@ -137,13 +137,13 @@ def _limits(usage: Usage) -> str:
     kind = usage.first.kind
     if kind == "text":
         stated = _grouped(usage, lambda p: str(p.max_utf16) if p.max_utf16 else None)
-        return f"Max characters: {stated}." if stated else ""
+        return f"Max chars: {stated}." if stated else ""
     if kind in ("integer", "number"):
         stated = _grouped(usage, _range_text)
         return f"Allowed: {stated}." if stated else ""
     if kind == "items":
-        stated = _grouped(usage, lambda p: f"{p.min_items}-{p.max_items}" if p.min_items else f"max {p.max_items}")
-        return f"How many: {stated}." if stated else ""
+        stated = _grouped(usage, lambda p: f"{p.min_items}-{p.max_items}" if p.min_items else str(p.max_items))
+        return f"Count: {stated}." if stated else ""
     return ""
 
 

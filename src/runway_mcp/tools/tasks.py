@@ -42,7 +42,7 @@ def register_task_tools(tools: ToolRegistry) -> None:
 
 
 async def get_task(ctx: Context, task_id: TaskId) -> Task:
-    """A task's status, progress, output URLs (valid 24-48 h; call again for fresh ones) or failure. Free."""
+    """A task's status, progress, output URLs (valid 24-48 h; ask again for new ones) or failure. Free."""
     with tool_errors():
         return await app_of(ctx).service.get(task_id, owner_of(ctx))
 
@@ -72,7 +72,7 @@ async def wait_for_task(
         ),
     ] = None,
 ) -> Task:
-    """Wait for a task to end, with progress; if time runs out first, call again. Free."""
+    """Wait for a task to end, with progress (call again if time runs out). Free."""
     app = app_of(ctx)
     with tool_errors():
         timeout = app.settings.wait_default_seconds if timeout_seconds is None else timeout_seconds
@@ -96,8 +96,7 @@ async def download_task_output(
         ),
     ] = None,
 ) -> Annotated[CallToolResult, DownloadResult]:
-    """Save a SUCCEEDED task's outputs to new local files; returns the paths and a preview image of each to check
-    the result. Free."""
+    """Save a SUCCEEDED task's outputs to new local files; returns their paths and previews to look at. Free."""
     app = app_of(ctx)
     with tool_errors():
         if not app.settings.allow_local_downloads:
