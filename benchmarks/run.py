@@ -21,7 +21,7 @@ from typing import Any
 
 import anyio
 
-from benchmarks import cold_start, concurrency, journal, memory, per_call, preview, waiting
+from benchmarks import cold_start, concurrency, journal, memory, per_call, preview, surface, waiting
 from benchmarks.harness import RunOptions, ScenarioResult
 from benchmarks.report import machine, markdown, to_json
 
@@ -35,6 +35,7 @@ SCENARIOS: dict[str, Scenario] = {
     "memory": memory.run,
     "journal": journal.run,
     "preview": preview.run,
+    "surface": surface.run,
 }
 DEFAULT_OUTPUT = Path(__file__).with_name("results")
 # Hard limits per scenario, so that no hang outlives a CI job.

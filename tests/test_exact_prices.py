@@ -109,7 +109,7 @@ async def test_a_clip_whose_length_cannot_be_read_keeps_the_explanation(
     damaged.write_bytes(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + bytes(range(256)) * 50)
     for value, why in (
         (str(damaged), "its length could not be read"),
-        (VIDEO, "it is a remote URL, which is not downloaded to measure it"),
+        (VIDEO, "a remote URL is not downloaded to measure it"),
     ):
         dry = await client.call_tool("create_video_to_video", {"video_uri": value, "prompt_text": "x", "dry_run": True})
         assert dry.structured_content is not None, error_text(dry)

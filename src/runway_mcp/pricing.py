@@ -77,9 +77,8 @@ def _no_total(spec: ModelSpec, per_second: float, problem: str | None) -> str:
     if spec.max_output_seconds is not None:
         most = per_second * spec.max_output_seconds
         cap = f" (at most its first {spec.max_output_seconds:g} s, so at most {most:g} credits)"
-    why = f"the input clip's length is unknown: {problem}" if problem else "no input clip was given to measure"
+    why = f"its length is unknown ({problem})" if problem else "no input clip was given to measure"
     return (
-        f"{per_second:g} credits per second of output; the output is as long as the input clip{cap}, and {why}. "
-        "For a total, call estimate_cost with video_uri set to a local file or data URI of the clip, or with "
-        "duration_seconds set to its length."
+        f"{per_second:g} credits/s of output, as long as the input clip{cap}; {why}. For a total, call "
+        "estimate_cost with video_uri (a local file or data URI) or duration_seconds."
     )

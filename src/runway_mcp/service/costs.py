@@ -12,7 +12,7 @@ from runway_mcp.service.requests import PreparedRequest
 
 logger = logging.getLogger("runway_mcp.service.costs")
 
-REMOTE: str = "it is a remote URL, which is not downloaded to measure it"
+REMOTE: str = "a remote URL is not downloaded to measure it"
 
 
 async def request_cost(request: PreparedRequest) -> CostEstimate:

@@ -213,8 +213,8 @@ def next_step(task_id: str, status: TaskStatus, failure_code: str | None, *, not
     if status is TaskStatus.THROTTLED:
         waiting += "It is queued behind the account's concurrency limit. "
     return (
-        f"{waiting}Call wait_for_task(task_id={task_id!r}) to follow it, or get_task in "
-        f"{MIN_POLL_INTERVAL_SECONDS:.0f} s or more. Videos take 1-5 min."
+        f"{waiting}Follow it with wait_for_task (or get_task after {MIN_POLL_INTERVAL_SECONDS:.0f} s or more); "
+        "videos take 1-5 min."
     )
 
 
