@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import time
 from collections.abc import AsyncIterable, Callable, Mapping
@@ -236,8 +237,8 @@ class RunwayClient:
         return message
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return max(retry_after, 0.0)
+        if retry_after is not None and math.isfinite(retry_after) and retry_after >= 0:
+            return retry_after
         delay: float = min(self._settings.retry_backoff_seconds * 2.0 ** (attempt - 1), BACKOFF_CAP_SECONDS)
         return delay * random.uniform(0.75, 1.25)  # noqa: S311 - jitter, not cryptography
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ from runway_mcp.upstream.task_shapes import is_task_not_exist, not_found_message
 
 # API answers are small JSON documents; anything bigger is not one and is not read further.
 MAX_RESPONSE_BYTES: Final = 1024 * 1024
+# A Retry-After further off than this is not advice (Runway's daily cap resets within a day): it is ignored.
+MAX_RETRY_AFTER_SECONDS: Final = 86400.0
 
 
 @dataclass(frozen=True)
@@ -221,16 +224,29 @@ def _error_detail(payload: Any) -> str:
 
 
 def _retry_after(headers: httpx.Headers) -> float | None:
-    """Seconds from a `Retry-After` header (delta-seconds or HTTP-date); None when absent or unreadable."""
-    value = headers.get("retry-after")
+    """Seconds from a `Retry-After` header (delta-seconds or HTTP-date); None when absent or unusable.
+
+    Unusable means anything a client cannot follow: not a number or a date, not finite (nan, inf), negative,
+    or further off than `MAX_RETRY_AFTER_SECONDS`. The caller then backs off as it would without the header.
+    """
+    value = (headers.get("retry-after") or "").strip()
     if not value:
         return None
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
-        pass
+        seconds = _seconds_until(value)
+    if seconds is None or not math.isfinite(seconds) or not 0.0 <= seconds <= MAX_RETRY_AFTER_SECONDS:
+        return None
+    return seconds
+
+
+def _seconds_until(value: str) -> float | None:
+    """Seconds from now until an HTTP-date (0 for a date already past); None when it is not one."""
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT; one without a zone cannot be placed in time
         return None
     return max(when.timestamp() - time.time(), 0.0)

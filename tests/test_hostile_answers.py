@@ -1,0 +1,56 @@
+"""Odd answers from the upstream and odd values from a caller, through the real `runway-mcp` over stdio.
+
+Each test here reproduces one finding of a hostile review (issue 17): an unusable `Retry-After`, a long
+error that quotes the key, a data URI whose header is long, a task id that smuggles a path. The upstream
+is the sandbox, or a stub on real loopback HTTP where the sandbox cannot produce the odd answer.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import anyio
+import pytest
+
+from tests.support import (
+    StubUpstream,
+    open_stdio_server,
+    raw_result_text,
+    stub_env,
+)
+
+pytestmark = pytest.mark.anyio
+
+TASK_ID = "0f0f0f0f-aaaa-4bbb-8ccc-123456789abc"
+SUCCEEDED = json.dumps(
+    {
+        "id": TASK_ID,
+        "status": "SUCCEEDED",
+        "createdAt": "2026-05-01T12:47:47.351Z",
+        "output": ["https://x.example/o.mp4"],
+    }
+).encode()
+
+# Values a careless or hostile gateway might put in Retry-After; none of them is advice a client can follow.
+UNUSABLE_RETRY_AFTER = ["nan", "NaN", "inf", "-inf", "-5", "1e308", "99999999999", "soon", "0x10", "1e400", "  "]
+
+
+async def test_an_unusable_retry_after_falls_back_to_the_normal_backoff(tmp_path: Path) -> None:
+    with StubUpstream(default=(200, {}, SUCCEEDED)) as stub:
+        env = stub_env(stub, tmp_path, RUNWAY_MCP_MAX_RETRIES="2", RUNWAY_MCP_RETRY_BUDGET="10")
+        log = tmp_path / "server.log"
+        async with open_stdio_server(env, log) as server:
+            for index, value in enumerate(UNUSABLE_RETRY_AFTER):
+                status = 429 if index % 2 else 503
+                stub.answers = [(status, {"Retry-After": value}, b'{"error": {"message": "busy"}}')]
+                before = len(stub.requests)
+                with anyio.fail_after(20):
+                    result = await server.call_tool("get_task", {"task_id": TASK_ID})
+                text = raw_result_text(result)
+                assert not result.get("isError"), f"Retry-After {value!r} (HTTP {status}): {text}"
+                assert result["structuredContent"]["status"] == "SUCCEEDED"
+                assert len(stub.requests) - before == 2, f"Retry-After {value!r}: not retried once"
+        logged = log.read_text()
+    assert "Traceback" not in logged
+    assert "retry 1 in" in logged  # the retries went through the normal backoff
