@@ -13,10 +13,13 @@ from pathlib import Path
 import anyio
 import pytest
 
+from runway_mcp.sandbox import Fault, Sandbox, SandboxServer
 from tests.support import (
+    CANARY_KEY,
     StubUpstream,
     open_stdio_server,
     raw_result_text,
+    stdio_env,
     stub_env,
 )
 
@@ -54,3 +57,26 @@ async def test_an_unusable_retry_after_falls_back_to_the_normal_backoff(tmp_path
         logged = log.read_text()
     assert "Traceback" not in logged
     assert "retry 1 in" in logged  # the retries went through the normal backoff
+
+
+# The upstream's own words are cut to this many characters in an error (runway_mcp.upstream.responses).
+DETAIL_LIMIT = 1000
+
+
+async def test_a_long_error_that_quotes_the_key_never_shows_a_piece_of_it(
+    sandbox: Sandbox, sandbox_server: SandboxServer, tmp_path: Path
+) -> None:
+    """The key straddles the cut: 19 of its characters fall before it, as in the report."""
+    shown = 19
+    message = "~" * (DETAIL_LIMIT - shown) + CANARY_KEY + " was refused"
+    sandbox.add_fault(Fault(kind="status", status=400, method="GET", message=message, times=-1))
+    log = tmp_path / "server.log"
+    async with open_stdio_server(stdio_env(sandbox_server, tmp_path), log) as server:
+        with anyio.fail_after(20):
+            result = await server.call_tool("get_task", {"task_id": TASK_ID})
+    text = raw_result_text(result)
+    assert result.get("isError") and "HTTP 400" in text
+    assert "~~~" in text, "the upstream's words did not reach the error at all"
+    for seen, where in ((text, "the tool result"), (log.read_text(), "the log")):
+        assert f"~{CANARY_KEY[0]}" not in seen, f"the start of the key leaked into {where}"
+        assert CANARY_KEY[5:17] not in seen

@@ -35,6 +35,8 @@ from runway_mcp.upstream.task_shapes import is_task_not_exist, not_found_message
 MAX_RESPONSE_BYTES: Final = 1024 * 1024
 # A Retry-After further off than this is not advice (Runway's daily cap resets within a day): it is ignored.
 MAX_RETRY_AFTER_SECONDS: Final = 86400.0
+# How much of the upstream's own words an error quotes (after any key in them is redacted).
+MAX_DETAIL_CHARS: Final = 1000
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,9 @@ def check_answer(
         )
     if isinstance(payload, _NotJson):
         raise _not_json_error(answer, payload, settings, optional_route=optional_route)
-    raise _error_answer(answer, redact(_error_detail(payload)), settings, optional_route=optional_route)
+    # Redacted whole, then cut: a key straddling the cut would otherwise show its first characters.
+    detail = redact(_error_detail(payload))[:MAX_DETAIL_CHARS]
+    raise _error_answer(answer, detail, settings, optional_route=optional_route)
 
 
 def not_supported_error(settings: Settings, status: int) -> NotSupportedError:
@@ -199,9 +203,9 @@ async def _read_capped(response: httpx.Response, limit: int) -> bytes | None:
 
 
 def _error_detail(payload: Any) -> str:
-    """The upstream's own words from any of its error shapes, with the fields it names."""
+    """The upstream's own words from any of its error shapes, with the fields it names; not yet cut or redacted."""
     if isinstance(payload, str):
-        return payload.strip()[:500]
+        return payload.strip()
     if not isinstance(payload, Mapping):
         return ""
     error = payload.get("error")
@@ -220,7 +224,7 @@ def _error_detail(payload: Any) -> str:
             if isinstance(issue, Mapping):
                 path = ".".join(str(p) for p in issue.get("path") or [])
                 parts.append(f"[{path or 'body'}] {issue.get('message', '')}".strip())
-    return " ".join(p for p in parts if p)[:1000]
+    return " ".join(p for p in parts if p)
 
 
 def _retry_after(headers: httpx.Headers) -> float | None:
