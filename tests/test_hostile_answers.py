@@ -80,3 +80,27 @@ async def test_a_long_error_that_quotes_the_key_never_shows_a_piece_of_it(
     for seen, where in ((text, "the tool result"), (log.read_text(), "the log")):
         assert f"~{CANARY_KEY[0]}" not in seen, f"the start of the key leaked into {where}"
         assert CANARY_KEY[5:17] not in seen
+
+
+# Every path to the upstream checks a task id the way the tools do
+
+SMUGGLED_IDS = ["a%2Fb", "..%2F..%2Forganization", "a%3Fx%3D1", "a%23b", "a%00b", "a%20b", "%2E%2E", "x" * 129]
+
+
+async def test_the_task_resource_checks_the_task_id_like_the_tools(
+    sandbox: Sandbox, sandbox_server: SandboxServer, tmp_path: Path
+) -> None:
+    async with open_stdio_server(stdio_env(sandbox_server, tmp_path), tmp_path / "server.log") as server:
+        for smuggled in SMUGGLED_IDS:
+            with anyio.fail_after(20):
+                answer = await server.answer(
+                    await server.send_request("resources/read", {"uri": f"runway://tasks/{smuggled}"})
+                )
+            assert "error" in answer, f"runway://tasks/{smuggled} was answered: {answer}"
+            # Ours names the rule; the SDK refuses some of them itself before any template matches.
+            message = answer["error"]["message"]
+            assert "is not a task id" in message or message.startswith("Unknown resource"), answer["error"]
+        # The same ids through the tool are refused by its argument schema: both say what a task id looks like.
+        refused = await server.call_tool("get_task", {"task_id": "a/b"})
+        assert refused.get("isError")
+    assert sandbox.requests == [], [r.path for r in sandbox.requests]

@@ -6,12 +6,14 @@ from typing import Annotated
 
 from pydantic import Field
 
+from runway_mcp.models import TASK_ID_MAX_LENGTH, TASK_ID_PATTERN
+
 TaskId = Annotated[
     str,
     Field(
         min_length=1,
-        max_length=128,
-        pattern=r"^[A-Za-z0-9_-]+$",
+        max_length=TASK_ID_MAX_LENGTH,
+        pattern=TASK_ID_PATTERN,
         description="The task_id a create tool returned, e.g. 12a01a5e-ab55-4aa7-b002-7b873546cf76.",
     ),
 ]
