@@ -7,13 +7,15 @@ is the sandbox, or a stub on real loopback HTTP where the sandbox cannot produce
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 from pathlib import Path
 
 import anyio
 import pytest
 
-from runway_mcp.sandbox import Fault, Sandbox, SandboxServer
+from runway_mcp.sandbox import Fault, Sandbox, SandboxServer, asset_bytes
 from tests.support import (
     CANARY_KEY,
     StubUpstream,
@@ -104,3 +106,42 @@ async def test_the_task_resource_checks_the_task_id_like_the_tools(
         refused = await server.call_tool("get_task", {"task_id": "a/b"})
         assert refused.get("isError")
     assert sandbox.requests == [], [r.path for r in sandbox.requests]
+
+
+# A data URI is summarised by its structure, whatever the length of its header
+
+PARAMETER_VALUE = "q" * 600
+
+
+def long_header_data_uri(size: int) -> tuple[str, str]:
+    """`data:video/mp4;p=<600 chars>;codecs=avc1;base64,<size random bytes>`, and a slice of its base64 to search for."""
+    payload = base64.b64encode(asset_bytes("sample_input.mp4") + os.urandom(size)).decode()
+    uri = f"data:video/mp4;p={PARAMETER_VALUE};codecs=avc1;base64,{payload}"
+    return uri, payload[len(payload) // 2 : len(payload) // 2 + 48]
+
+
+async def test_a_data_uri_with_a_long_header_is_summarised_in_answers_logs_and_the_record(
+    sandbox: Sandbox, sandbox_server: SandboxServer, tmp_path: Path
+) -> None:
+    uri, needle = long_header_data_uri(6 * 1024 * 1024)
+    arguments = {"video_uri": uri, "prompt_text": "Make it snow"}
+    log = tmp_path / "server.log"
+    async with open_stdio_server(stdio_env(sandbox_server, tmp_path), log) as server:
+        with anyio.fail_after(60):
+            preview = await server.call_tool("create_video_to_video", {**arguments, "dry_run": True})
+            created = await server.call_tool("create_video_to_video", arguments)
+            listed = await server.call_tool("list_tasks", {})
+    assert not preview.get("isError") and not created.get("isError"), raw_result_text(created)[:500]
+    # The upstream got the whole URI; nothing the server answered, logged or stored carries its bytes.
+    (post,) = sandbox.api_requests(method="POST")
+    assert post.json is not None and post.json["videoUri"] == uri
+    answers = json.dumps([preview, created, listed])
+    assert len(answers) < 20_000, f"answers of {len(answers):,} characters"
+    summary = preview["structuredContent"]["request_preview"]["body"]["videoUri"]["data_uri"]
+    assert summary["media_type"] == "video/mp4"
+    assert summary["parameters"] == ["p", "codecs"]
+    assert summary["bytes"] == len(base64.b64decode(uri.partition(",")[2]))
+    stored = b"".join(p.read_bytes() for p in (tmp_path / "data").rglob("*") if p.is_file())
+    for where, text in (("an answer", answers), ("the log", log.read_text()), ("the record", stored.decode("latin-1"))):
+        assert needle not in text, f"media bytes reached {where}"
+        assert PARAMETER_VALUE[:100] not in text, f"the header's parameter value reached {where}"
