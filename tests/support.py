@@ -437,13 +437,16 @@ class StubUpstream:
     """A tiny upstream on real loopback HTTP (uvicorn in a thread): each request gets the next canned answer.
 
     `answers` holds (status, headers, body) tuples used in order; once they run out, `default` answers.
-    Every request is recorded as (method, path, headers). Use it where the sandbox cannot produce the odd
-    answer a test needs (a `Retry-After: nan`, say).
+    `routes` answers given paths (GET /path) instead, and a path in `stall_after` sends only that many
+    bytes of its body, then waits until the client goes away. Every request is recorded as (method, path,
+    headers). Use it where the sandbox cannot produce the odd answer a test needs (a `Retry-After: nan`).
     """
 
     def __init__(self, default: tuple[int, dict[str, str], bytes] = (404, {}, b"{}")) -> None:
         self.answers: list[tuple[int, dict[str, str], bytes]] = []
         self.default = default
+        self.routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
+        self.stall_after: dict[str, int] = {}
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.url = ""
 
@@ -454,10 +457,21 @@ class StubUpstream:
             pass
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         self.requests.append((scope["method"], scope["path"], headers))
-        status, extra, body = self.answers.pop(0) if self.answers else self.default
-        raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        path = scope["path"]
+        if path in self.routes:
+            status, extra, body = self.routes[path]
+        else:
+            status, extra, body = self.answers.pop(0) if self.answers else self.default
+        raw = [(b"content-length", str(len(body)).encode())]
+        if "content-type" not in {k.lower() for k in extra}:
+            raw.append((b"content-type", b"application/json"))
         raw += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra.items()]
         await send({"type": "http.response.start", "status": status, "headers": raw})
+        if path in self.stall_after:
+            await send({"type": "http.response.body", "body": body[: self.stall_after[path]], "more_body": True})
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            return
         await send({"type": "http.response.body", "body": body})
 
     def __enter__(self) -> StubUpstream:

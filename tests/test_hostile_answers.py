@@ -8,8 +8,11 @@ is the sandbox, or a stub on real loopback HTTP where the sandbox cannot produce
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
+import signal
+import time
 from pathlib import Path
 
 import anyio
@@ -23,6 +26,7 @@ from tests.support import (
     raw_result_text,
     stdio_env,
     stub_env,
+    wait_until,
 )
 
 pytestmark = pytest.mark.anyio
@@ -145,3 +149,53 @@ async def test_a_data_uri_with_a_long_header_is_summarised_in_answers_logs_and_t
     for where, text in (("an answer", answers), ("the log", log.read_text()), ("the record", stored.decode("latin-1"))):
         assert needle not in text, f"media bytes reached {where}"
         assert PARAMETER_VALUE[:100] not in text, f"the header's parameter value reached {where}"
+
+
+# Partial downloads a crash left behind are cleaned on the next start: only ours, only stale
+
+OUTPUT_PATH = "/media/out.mp4"
+
+
+async def test_stale_partial_downloads_are_cleaned_on_start_and_nothing_else(tmp_path: Path) -> None:
+    video = asset_bytes("output.mp4") + b"\0" * (256 * 1024)
+    with StubUpstream() as stub:
+        task = {
+            "id": TASK_ID,
+            "status": "SUCCEEDED",
+            "createdAt": "2026-05-01T12:47:47Z",
+            "output": [stub.url + OUTPUT_PATH],
+        }
+        stub.default = (200, {}, json.dumps(task).encode())
+        stub.routes[OUTPUT_PATH] = (200, {"Content-Type": "video/mp4"}, video)
+        stub.stall_after[OUTPUT_PATH] = len(video) // 2
+        out = tmp_path / "out"
+        env = stub_env(stub, tmp_path)
+        log = tmp_path / "server.log"
+        async with open_stdio_server(env, log) as server:
+            await server.start_tool_call("download_task_output", {"task_id": TASK_ID})
+            await wait_until(lambda: any(out.glob(".partial-*.download")), 20, "the download to start")
+            os.killpg(server.pid, signal.SIGKILL)  # a crash mid-download
+            assert await server.exit_code_within(10) is not None
+        (crashed,) = out.glob(".partial-*.download")
+
+        # Others' files, and names that only look like ours, are never touched.
+        others = [".partial-foreign.txt", ".partial-abcdefgh.download.keep", "clip.partial-abcdefgh.download"]
+        others += [".partial-abc.download", "notes.md"]
+        for name in others:
+            (out / name).write_text("keep me")
+        # One of our names whose download is alive in another process: it holds the file's lock.
+        live = out / ".partial-livelive.download"
+        live.write_bytes(b"still downloading")
+        long_ago = time.time() - 7200
+        for path in (crashed, live, *(out / name for name in others)):
+            os.utime(path, (long_ago, long_ago))
+        fresh = out / ".partial-freshnow.download"  # ours, unlocked, but just written: may be a download starting
+        fresh.write_bytes(b"just created")
+        with live.open("rb") as holder:
+            fcntl.flock(holder, fcntl.LOCK_EX)
+            async with open_stdio_server(env, log):
+                pass
+        assert not crashed.exists(), "the crashed download's partial file survived a restart"
+        assert live.exists() and fresh.exists(), "a partial file in use (or just made) was removed"
+        for name in others:
+            assert (out / name).read_text() == "keep me", f"{name} was touched"

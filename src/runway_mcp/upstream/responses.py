@@ -236,6 +236,7 @@ def _retry_after(headers: httpx.Headers) -> float | None:
     value = (headers.get("retry-after") or "").strip()
     if not value:
         return None
+    seconds: float | None
     try:
         seconds = float(value)
     except ValueError:
