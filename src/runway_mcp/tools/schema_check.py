@@ -165,7 +165,7 @@ def _class_values(cls: type) -> frozenset[object]:
         _add_doc(cls, found)
         for member in cls:
             _add_value(member.value, found)
-    else:
+    elif issubclass(cls, BaseModel):
         found.add(cls.__name__)
         _add_doc(cls, found)
         for name, field in cls.model_fields.items():
