@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx2
 from anyio.streams.buffered import BufferedByteReceiveStream
 from mcp.types import CallToolResult
 from pydantic import SecretStr
@@ -512,3 +513,53 @@ def stub_env(stub: StubUpstream, tmp_path: Path, **variables: str) -> dict[str, 
     )
     env.update(variables)
     return env
+
+
+# The HTTP server in a thread of the test process -------------------------------------------------------
+
+
+class HttpServer:
+    """The HTTP app from `create_app` on a real uvicorn, in a background thread, on 127.0.0.1:<free port>."""
+
+    def __init__(self, settings: Settings, transport: str = "streamable-http") -> None:
+        self.settings = settings
+        self.transport = transport
+        self.url = ""
+        self.endpoint = ""
+
+    def __enter__(self) -> HttpServer:
+        import threading
+
+        import uvicorn
+
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.endpoint = self.url + ("/mcp" if self.transport == "streamable-http" else "/sse")
+        settings = self.settings.model_copy(update={"http_port": port})
+        from runway_mcp.remote.app import create_app
+
+        app = create_app(settings, transport=self.transport, host="127.0.0.1")  # type: ignore[arg-type]
+        config = uvicorn.Config(app, log_config=None, access_log=False, timeout_graceful_shutdown=2)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the HTTP server on {self.url} did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._server.force_exit = True
+            self._thread.join(timeout=5)
+
+
+def mcp_http_client(token: str | None) -> httpx2.AsyncClient:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(20, read=60))

@@ -12,7 +12,6 @@ import re
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -20,9 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx2
 import pytest
-import uvicorn
 from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
@@ -38,9 +35,11 @@ from tests.support import (
     LOG_CONFIG,
     STARTUP_SECONDS,
     VIDEO,
+    HttpServer,
     clean_env,
     error_text,
     make_settings,
+    mcp_http_client,
     result_text,
     server_process,
 )
@@ -50,47 +49,6 @@ pytestmark = pytest.mark.anyio
 TOKEN = "tok-Vb8qK2xLm4Zp7Rt9Ws3Nd6"
 ALICE_KEY = "sk-alice-9Hq3Jt5Lw8Pz2Vb6"
 BOB_KEY = "sk-bob-4Mx7Kd2Rs9Gt5Yn1"
-
-
-class HttpServer:
-    """The HTTP app from `create_app` on a real uvicorn, in a background thread, on 127.0.0.1:<free port>."""
-
-    def __init__(self, settings: Settings, transport: Transport = "streamable-http") -> None:
-        self.settings = settings
-        self.transport = transport
-        self.url = ""
-        self.endpoint = ""
-
-    def __enter__(self) -> HttpServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        self.endpoint = self.url + ("/mcp" if self.transport == "streamable-http" else "/sse")
-        settings = self.settings.model_copy(update={"http_port": port})
-        app = create_app(settings, transport=self.transport, host="127.0.0.1")
-        config = uvicorn.Config(app, log_config=None, access_log=False, timeout_graceful_shutdown=2)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the HTTP server on {self.url} did not start")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        if self._thread.is_alive():
-            self._server.force_exit = True
-            self._thread.join(timeout=5)
-
-
-def mcp_http_client(token: str | None) -> httpx2.AsyncClient:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(20, read=60))
 
 
 @asynccontextmanager

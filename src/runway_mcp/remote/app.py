@@ -40,7 +40,12 @@ from starlette.responses import JSONResponse, Response
 
 from runway_mcp.catalog import DATA_URI_LIMIT_BYTES, MB
 from runway_mcp.config import Settings, SettingsError
-from runway_mcp.remote.auth import auth_settings_for, check_bind_policy, token_verifier_for
+from runway_mcp.remote.auth import (
+    auth_settings_for,
+    check_bind_policy,
+    token_verifier_for,
+    use_honest_resource_metadata,
+)
 from runway_mcp.tools.server import AppContext, build_server
 
 logger = logging.getLogger("runway_mcp.remote.app")
@@ -102,10 +107,15 @@ def transport_security_for(settings: Settings, host: str | None) -> TransportSec
     )
 
 
+def resource_url_for(settings: Settings, transport: Transport, host: str | None) -> str:
+    """The MCP endpoint's public URL: the protected resource a 401 names."""
+    return public_base_url(settings, host) + ENDPOINT_PATHS[transport]
+
+
 def build_http_server(settings: Settings, transport: Transport, host: str | None) -> MCPServer[AppContext]:
     """The MCP server with HTTP authentication wired in, and `/healthz`."""
     verifier = token_verifier_for(settings)
-    resource_url = public_base_url(settings, host) + ENDPOINT_PATHS[transport]
+    resource_url = resource_url_for(settings, transport, host)
     keys = [key.get_secret_value() for key in settings.request_state_keys]
     try:
         request_state = RequestStateSecurity(keys=keys) if keys else None
@@ -146,20 +156,24 @@ def create_app(
     auth = "bearer tokens" if settings.byo_key or settings.auth_tokens else "no authentication"
     logger.info("serving MCP over %s (%s, %s)", transport, mode, auth)
     if transport == "sse":
-        return mcp.sse_app(
+        app = mcp.sse_app(
             sse_path=ENDPOINT_PATHS["sse"],
             message_path=SSE_MESSAGE_PATH,
             max_request_body_size=MAX_REQUEST_BODY_BYTES,
             transport_security=security,
         )
-    if not settings.stateless_http:
-        logger.info("sessions are kept in this process: with several workers, set RUNWAY_MCP_STATELESS=1")
-    return mcp.streamable_http_app(
-        streamable_http_path=ENDPOINT_PATHS["streamable-http"],
-        stateless_http=settings.stateless_http,
-        max_request_body_size=MAX_REQUEST_BODY_BYTES,
-        transport_security=security,
-    )
+    else:
+        if not settings.stateless_http:
+            logger.info("sessions are kept in this process: with several workers, set RUNWAY_MCP_STATELESS=1")
+        app = mcp.streamable_http_app(
+            streamable_http_path=ENDPOINT_PATHS["streamable-http"],
+            stateless_http=settings.stateless_http,
+            max_request_body_size=MAX_REQUEST_BODY_BYTES,
+            transport_security=security,
+        )
+    if settings.byo_key or settings.auth_tokens:
+        use_honest_resource_metadata(app, resource_url_for(settings, transport, host))
+    return app
 
 
 def create_sse_app() -> Starlette:

@@ -17,10 +17,15 @@ import ipaddress
 import logging
 from collections.abc import Sequence
 from typing import Final
+from urllib.parse import urlsplit
 
 from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.auth.settings import AuthSettings
 from pydantic import SecretStr
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from runway_mcp.config import Settings, SettingsError
 from runway_mcp.tools.caller import CALLER_KEY_CLAIM
@@ -93,12 +98,43 @@ def token_verifier_for(settings: Settings) -> TokenVerifier | None:
 
 
 def auth_settings_for(resource_url: str) -> AuthSettings:
-    """What 401 answers point to: this server as the protected resource (there is no OAuth server)."""
+    """What 401 answers point to: this server as the protected resource (there is no OAuth server).
+
+    The SDK needs an issuer and names it in the metadata it serves; `use_honest_resource_metadata`
+    replaces that document, so the issuer given here is never advertised.
+    """
     return AuthSettings(
         issuer_url=resource_url.rsplit("/", 1)[0],
         resource_server_url=resource_url,
         validate_token_resource=False,  # static tokens name no resource; the verifiers check them
     )
+
+
+def use_honest_resource_metadata(app: Starlette, resource_url: str) -> None:
+    """Serve RFC 9728 metadata that names no authorization server, in place of the SDK's.
+
+    The SDK advertises its `issuer_url` as the authorization server, but this server issues no tokens:
+    an OAuth-capable client would try to log in there and fail. Callers bring a static bearer token
+    (one of RUNWAY_MCP_AUTH_TOKENS, or their own key), which the document's `bearer_methods_supported`
+    and the 401's `error_description` are enough to ask for. `authorization_servers` is optional in
+    RFC 9728, so it is left out rather than filled with something that does not exist.
+    """
+    from mcp.server.auth.routes import build_resource_metadata_url, cors_middleware
+    from pydantic import AnyHttpUrl
+
+    path = urlsplit(str(build_resource_metadata_url(AnyHttpUrl(resource_url)))).path
+    document = {"resource": resource_url, "bearer_methods_supported": ["header"]}
+
+    async def metadata(_request: Request) -> Response:
+        return JSONResponse(document, headers={"Cache-Control": "public, max-age=3600"})
+
+    ours = Route(path, endpoint=cors_middleware(metadata, ["GET", "OPTIONS"]), methods=["GET", "OPTIONS"])
+    routes = app.router.routes
+    places = [index for index, route in enumerate(routes) if isinstance(route, Route) and route.path == path]
+    if not places:
+        raise RuntimeError(f"the SDK served no protected-resource metadata at {path} to replace")
+    for index in places:
+        routes[index] = ours
 
 
 def is_loopback(host: str | None) -> bool:
