@@ -35,6 +35,7 @@ from mcp.server import MCPServer
 from mcp.server.request_state import RequestStateSecurity
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -46,6 +47,7 @@ from runway_mcp.remote.auth import (
     token_verifier_for,
     use_honest_resource_metadata,
 )
+from runway_mcp.remote.guards import SurrogateGuard
 from runway_mcp.tools.server import AppContext, build_server
 
 logger = logging.getLogger("runway_mcp.remote.app")
@@ -173,7 +175,20 @@ def create_app(
         )
     if settings.byo_key or settings.auth_tokens:
         use_honest_resource_metadata(app, resource_url_for(settings, transport, host))
+    add_guards(app)
     return app
+
+
+def add_guards(app: Starlette) -> None:
+    """The guards in `runway_mcp.remote.guards`, inside authentication (a stranger's body is never read)."""
+    app.user_middleware.append(
+        Middleware(
+            SurrogateGuard,
+            answer_paths=(ENDPOINT_PATHS["streamable-http"],),
+            rewrite_paths=(SSE_MESSAGE_PATH,),
+            max_body_bytes=MAX_REQUEST_BODY_BYTES,
+        )
+    )
 
 
 def create_sse_app() -> Starlette:

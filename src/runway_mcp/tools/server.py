@@ -25,6 +25,7 @@ from runway_mcp.tools.context import AppContext
 from runway_mcp.tools.create import register_create_tools
 from runway_mcp.tools.prompts import register_prompts
 from runway_mcp.tools.registry import ToolRegistry
+from runway_mcp.tools.surrogates import refuse_marked
 from runway_mcp.tools.tasks import register_task_resources, register_task_tools
 from runway_mcp.upstream.partials import remove_stale_partials
 
@@ -134,6 +135,7 @@ def build_server(
         request_state_security=request_state_security,
         tools=tools.build(settings.schema_cache_dir()),
     )
+    mcp.middleware.append(refuse_marked)  # answers requests refused for a lone surrogate (see tools/surrogates.py)
     register_models_resource(mcp)
     register_prompts(mcp)
     register_task_resources(mcp, running)
