@@ -6,7 +6,8 @@ Two modes:
   refuses to start without them unless unauthenticated use is asked for explicitly.
 - Bring your own key (`--byo-key`): the bearer token IS the caller's CometAPI key. It is used for that
   caller's upstream calls only (see `runway_mcp.tools.caller`), and the caller's tasks are filed under an
-  owner id derived from the key by a one-way hash, never under the key itself.
+  owner id derived from the key by a one-way hash, never under the key itself. A key the upstream
+  refuses is answered 401 before any session exists (`runway_mcp.remote.keycheck`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from runway_mcp.config import Settings, SettingsError
+from runway_mcp.remote.keycheck import KeyChecker
 from runway_mcp.tools.caller import CALLER_KEY_CLAIM
 
 logger = logging.getLogger("runway_mcp.remote.app")
@@ -37,6 +39,8 @@ logger = logging.getLogger("runway_mcp.remote.app")
 OWNER_ID_LABEL: Final = b"runway-mcp/caller-owner/v1"
 MAX_KEY_LENGTH: Final = 512
 MIN_TOKEN_LENGTH: Final = 16
+# In bring-your-own-key mode: whether the upstream confirmed the caller's key (False: it could not say).
+KEY_CONFIRMED_CLAIM: Final = "runway_mcp_key_confirmed"
 LOOPBACK_NAMES: Final = ("localhost", "localhost.localdomain")
 
 
@@ -73,7 +77,15 @@ class SharedTokenVerifier(TokenVerifier):
 
 
 class CallerKeyVerifier(TokenVerifier):
-    """Bring-your-own-key mode: any plausible key is accepted here; the upstream judges it on first use."""
+    """Bring-your-own-key mode: a key the upstream refuses gets a 401 and nothing else.
+
+    A new key is checked with the upstream once (`runway_mcp.remote.keycheck`); the verdict is kept a
+    while. A key the upstream could not judge is let in marked unconfirmed (`KEY_CONFIRMED_CLAIM`), and
+    `runway_mcp.remote.limits` gives unconfirmed keys one small shared allowance of sessions.
+    """
+
+    def __init__(self, checker: KeyChecker) -> None:
+        self.checker = checker
 
     def __repr__(self) -> str:
         return "CallerKeyVerifier()"
@@ -83,15 +95,20 @@ class CallerKeyVerifier(TokenVerifier):
         if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable() or any(c.isspace() for c in key):
             return None
         owner = owner_id(key)
-        return AccessToken(
-            token=owner, client_id=owner, subject=owner, scopes=[], claims={CALLER_KEY_CLAIM: SecretStr(key)}
-        )
+        verdict = await self.checker.verdict(key, owner)
+        if verdict == "refused":
+            return None
+        claims = {CALLER_KEY_CLAIM: SecretStr(key), KEY_CONFIRMED_CLAIM: verdict == "accepted"}
+        return AccessToken(token=owner, client_id=owner, subject=owner, scopes=[], claims=claims)
+
+    async def aclose(self) -> None:
+        await self.checker.aclose()
 
 
 def token_verifier_for(settings: Settings) -> TokenVerifier | None:
     """The verifier for these settings, or None when callers need not authenticate."""
     if settings.byo_key:
-        return CallerKeyVerifier()
+        return CallerKeyVerifier(KeyChecker(settings))
     if settings.auth_tokens:
         return SharedTokenVerifier(settings.auth_tokens)
     return None
