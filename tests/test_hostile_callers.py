@@ -95,9 +95,12 @@ async def test_a_lone_surrogate_over_stdio_is_answered_with_an_error(
         with anyio.fail_after(15):  # the SDK dropped the message: this waited for the client's own timeout
             request_id = await server.send_request(bad_call(0)["method"], bad_call(0)["params"])
             assert_refused(await server.answer(request_id), request_id)
-            # The session goes on.
+            # The session goes on, and a surrogate pair (an emoji, as json.dumps escapes it) is text like any other.
             listed = await server.request("tools/list")
+            paired = {"video_uri": VIDEO, "prompt_text": "snow \U0001f328", "dry_run": True}
+            preview = await server.call_tool("create_video_to_video", paired)
     assert len(listed["tools"]) == 12
+    assert not preview.get("isError"), preview
     assert sandbox.api_requests(method="POST") == []
 
 

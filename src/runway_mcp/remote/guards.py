@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 from typing import Final
 
+import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from runway_mcp.tools.surrogates import SURROGATE_ESCAPE, refusal_for
+from runway_mcp.tools.surrogates import LONE_SURROGATE_ESCAPE, refusal_for
 
-# Bytes kept from one chunk to the next, so an escape split between two chunks is still seen.
-_ESCAPE_OVERLAP: Final = 5
+# Bytes kept from one chunk to the next, so a pair of escapes split between two chunks is still seen whole.
+_ESCAPE_OVERLAP: Final = 12
 
 
 class SurrogateGuard:
@@ -38,7 +39,9 @@ class SurrogateGuard:
             await self.app(scope, receive, send)
             return
         chunks, suspicious, complete = await self._read(receive)
-        refusal = refusal_for(b"".join(chunks)) if suspicious and complete else None
+        refusal = None
+        if suspicious and complete:  # parsed off the event loop: the body may be tens of megabytes
+            refusal = await anyio.to_thread.run_sync(refusal_for, b"".join(chunks))
         if refusal is not None and answer:
             body = json.dumps(refusal.error_answer()).encode()
             headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
@@ -63,7 +66,7 @@ class SurrogateGuard:
             chunk = message.get("body", b"")
             chunks.append(chunk)
             size += len(chunk)
-            suspicious = suspicious or SURROGATE_ESCAPE.search(tail + chunk) is not None
+            suspicious = suspicious or LONE_SURROGATE_ESCAPE.search(tail + chunk) is not None
             tail = chunk[-_ESCAPE_OVERLAP:]
             if not message.get("more_body", False):
                 return chunks, suspicious, True

@@ -34,8 +34,12 @@ from pydantic import ValidationError
 logger = logging.getLogger("runway_mcp.tools.surrogates")
 
 REFUSE_METHOD: Final = "runway-mcp/refuse-invalid-text"
-# An escape that could start a surrogate, in raw bytes (a cheap first look before any parsing).
-SURROGATE_ESCAPE: Final = re.compile(rb"\\u[dD][89a-fA-F]")
+# In raw bytes, an escape of a high surrogate not followed by a low one, or of a low one not preceded by a
+# high one: a cheap first look before any parsing (an escaped backslash before it makes a false alarm,
+# which only costs a parse). A properly paired escape, as `json.dumps` writes an emoji, does not match.
+LONE_SURROGATE_ESCAPE: Final = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
 _NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _MAX_DEPTH: Final = 200
 
