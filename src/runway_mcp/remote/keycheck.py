@@ -44,6 +44,7 @@ PROBES_AT_ONCE: Final = 8
 PROBE_QUEUE_SECONDS: Final = 5.0
 PROBE_CONNECT_SECONDS: Final = 5.0
 PROBE_READ_SECONDS: Final = 10.0
+WARN_EVERY_SECONDS: Final = 60.0
 
 
 class Verdicts:
@@ -93,8 +94,7 @@ class KeyChecker:
         self._slots = anyio.Semaphore(PROBES_AT_ONCE)
         self._in_flight: dict[str, anyio.Event] = {}
         self._http: httpx.AsyncClient | None = None
-        self.probes = 0
-        """How many probes were sent (for tests and benchmarks)."""
+        self._warned_at = -WARN_EVERY_SECONDS
 
     def __repr__(self) -> str:
         return f"KeyChecker({len(self.verdicts)} verdicts)"
@@ -124,7 +124,9 @@ class KeyChecker:
             await self._slots.acquire()
             acquired = True
         if not acquired:
-            logger.warning("too many new keys to check at once; letting one in unconfirmed")
+            if time.monotonic() - self._warned_at > WARN_EVERY_SECONDS:  # a flood would fill the log otherwise
+                self._warned_at = time.monotonic()
+                logger.warning("too many new keys to check at once: some are let in unconfirmed")
             return "unconfirmed"
         try:
             return await self._probe(key)
@@ -143,7 +145,6 @@ class KeyChecker:
 
         secret = SecretStr(key)
         client = RunwayClient(self._settings, self._client(), caller_key=lambda: secret)
-        self.probes += 1
         try:
             await client.get_task(PROBE_TASK_ID)
         except AuthenticationError:
