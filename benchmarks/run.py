@@ -21,7 +21,7 @@ from typing import Any
 
 import anyio
 
-from benchmarks import cold_start, concurrency, journal, memory, per_call, preview, surface, waiting
+from benchmarks import byo_flood, cold_start, concurrency, journal, memory, per_call, preview, surface, waiting
 from benchmarks.harness import RunOptions, ScenarioResult
 from benchmarks.report import machine, markdown, to_json
 
@@ -36,6 +36,7 @@ SCENARIOS: dict[str, Scenario] = {
     "journal": journal.run,
     "preview": preview.run,
     "surface": surface.run,
+    "byo_flood": byo_flood.run,
 }
 DEFAULT_OUTPUT = Path(__file__).with_name("results")
 # Hard limits per scenario, so that no hang outlives a CI job.

@@ -507,3 +507,87 @@ async def wait_until(condition: Callable[[], bool], seconds: float, what: str) -
 def stdio_env(sandbox_server: SandboxServer, tmp_path: Path, **variables: str) -> dict[str, str]:
     """`server_env` (data in tmp_path/data), with the run's schema cache and these extra variables."""
     return server_env(sandbox_server, tmp_path) | {"RUNWAY_MCP_CACHE_DIR": str(SCHEMA_CACHE), **variables}
+
+
+# A stub upstream for answers the sandbox cannot give ------------------------------------------------------
+
+
+class StubUpstream:
+    """A tiny upstream on real loopback HTTP (uvicorn in a thread): each request gets the next canned answer.
+
+    `answers` holds (status, headers, body) tuples used in order; once they run out, `default` answers.
+    `routes` answers given paths (GET /path) instead, and a path in `stall_after` sends only that many
+    bytes of its body, then waits until the client goes away. Every request is recorded as (method, path,
+    headers). Use it where the sandbox cannot produce the odd answer a test needs (a `Retry-After: nan`).
+    """
+
+    def __init__(self, default: tuple[int, dict[str, str], bytes] = (404, {}, b"{}")) -> None:
+        self.answers: list[tuple[int, dict[str, str], bytes]] = []
+        self.default = default
+        self.routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
+        self.stall_after: dict[str, int] = {}
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.url = ""
+
+    async def _app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        while (await receive()).get("more_body"):
+            pass
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        self.requests.append((scope["method"], scope["path"], headers))
+        path = scope["path"]
+        if path in self.routes:
+            status, extra, body = self.routes[path]
+        else:
+            status, extra, body = self.answers.pop(0) if self.answers else self.default
+        raw = [(b"content-length", str(len(body)).encode())]
+        if "content-type" not in {k.lower() for k in extra}:
+            raw.append((b"content-type", b"application/json"))
+        raw += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra.items()]
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        if path in self.stall_after:
+            await send({"type": "http.response.body", "body": body[: self.stall_after[path]], "more_body": True})
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            return
+        await send({"type": "http.response.body", "body": body})
+
+    def __enter__(self) -> StubUpstream:
+        import threading
+
+        import uvicorn
+
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        config = uvicorn.Config(self._app, log_config=None, access_log=False, lifespan="off", interface="asgi3")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the stub upstream on {self.url} did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+
+def stub_env(stub: StubUpstream, tmp_path: Path, **variables: str) -> dict[str, str]:
+    """`runway-mcp` over stdio against a stub upstream (the canary key, data in tmp_path/data, the run's schema cache)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMETAPI", "RUNWAY"))}
+    env.update(
+        COMETAPI_KEY=CANARY_KEY,
+        COMETAPI_BASE_URL=stub.url,
+        RUNWAY_MCP_DATA_DIR=str(tmp_path / "data"),
+        RUNWAY_MCP_OUTPUT_DIR=str(tmp_path / "out"),
+        RUNWAY_MCP_CACHE_DIR=str(SCHEMA_CACHE),
+        RUNWAY_MCP_POLL_INTERVAL="0.2",
+        RUNWAY_MCP_LOG_LEVEL="DEBUG",
+    )
+    env.update(variables)
+    return env

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SCENARIOS = {"cold_start", "per_call", "concurrency", "waiting", "memory", "journal", "preview", "surface"}
+SCENARIOS = {"cold_start", "per_call", "concurrency", "waiting", "memory", "journal", "preview", "surface", "byo_flood"}
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="the benchmarks read /proc (Linux only)")

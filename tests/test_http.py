@@ -27,6 +27,7 @@ from runway_mcp.catalog import DATA_URI_LIMIT_BYTES
 from runway_mcp.config import Settings, SettingsError
 from runway_mcp.remote.app import MAX_REQUEST_BODY_BYTES, Transport, create_app, transport_security_for
 from runway_mcp.remote.auth import SharedTokenVerifier, check_bind_policy, is_loopback, owner_id
+from runway_mcp.remote.keycheck import PROBE_TASK_ID
 from runway_mcp.sandbox import Fault, Sandbox, SandboxServer
 from tests.support import (
     CANARY_KEY,
@@ -187,6 +188,9 @@ def test_http_settings_come_from_the_environment() -> None:
             "RUNWAY_MCP_HOST": "0.0.0.0",
             "RUNWAY_MCP_PORT": "9001",
             "RUNWAY_MCP_PUBLIC_URL": "https://mcp.example.com",
+            "RUNWAY_MCP_MAX_SESSIONS_PER_CALLER": "3",
+            "RUNWAY_MCP_MAX_STREAMS_PER_CALLER": "4",
+            "RUNWAY_MCP_MAX_UNCONFIRMED_SESSIONS": "0",
         }
     )
     assert [t.get_secret_value() for t in settings.auth_tokens] == [TOKEN, "second-token-xxxxxxxxxx"]
@@ -196,6 +200,8 @@ def test_http_settings_come_from_the_environment() -> None:
     assert settings.byo_key and settings.stateless_http and settings.allow_unauthenticated
     assert settings.http_allow_local_files and settings.http_allow_local_downloads
     assert (settings.http_host, settings.http_port, settings.public_url) == ("0.0.0.0", 9001, "https://mcp.example.com")
+    assert (settings.max_sessions_per_caller, settings.max_streams_per_caller) == (3, 4)
+    assert settings.max_unconfirmed_sessions == 0
     assert TOKEN not in repr(settings) and "k" * 32 not in repr(settings)
     assert Settings.from_env({}).auth_tokens == () and not Settings.from_env({}).byo_key
 
@@ -363,6 +369,10 @@ async def test_byo_key_callers_pay_with_their_own_key_and_see_only_their_own_tas
     assert [p.created_task_id for p in posts] == [tasks[ALICE_KEY], tasks[BOB_KEY]]
     assert [p.headers["authorization"] for p in posts] == [f"Bearer {ALICE_KEY}", f"Bearer {BOB_KEY}"]
     reads = sandbox.api_requests(method="GET")
+    # Each key was checked with the upstream once (a read of a task that does not exist), however often it came.
+    probes = [r.headers["authorization"] for r in reads if PROBE_TASK_ID in r.path]
+    assert sorted(probes) == [f"Bearer {ALICE_KEY}", f"Bearer {BOB_KEY}"]
+    reads = [r for r in reads if PROBE_TASK_ID not in r.path]
     assert reads and all(r.headers["authorization"] in (f"Bearer {ALICE_KEY}", f"Bearer {BOB_KEY}") for r in reads)
     for read in reads:  # each caller's reads went out under that caller's key
         owner_key = ALICE_KEY if tasks[ALICE_KEY] in read.path else BOB_KEY
@@ -378,8 +388,12 @@ async def test_byo_key_callers_pay_with_their_own_key_and_see_only_their_own_tas
 async def test_a_refused_byo_key_is_blamed_on_the_caller_and_never_echoed(
     sandbox_server: SandboxServer, sandbox: Sandbox, tmp_path: Path, debug_logs: pytest.LogCaptureFixture
 ) -> None:
-    # The upstream refuses the caller's key and, as some gateways do, quotes it back.
-    sandbox.add_fault(Fault(kind="status", status=401, times=-1, message=f"Invalid token {ALICE_KEY}"))
+    # The upstream accepted the key when it was first checked (a read), and now refuses it for a create
+    # (revoked meanwhile, say), quoting it back as some gateways do. A key refused from the start never
+    # gets this far: see test_hostile_callers.py.
+    sandbox.config.api_key = None
+    refusal = Fault(kind="status", status=401, method="POST", times=-1, message=f"Invalid token {ALICE_KEY}")
+    sandbox.add_fault(refusal)
     settings = http_settings(sandbox_server, tmp_path, auth_tokens=(), byo_key=True)
     with HttpServer(settings, "streamable-http") as server, anyio.fail_after(30):
         async with connect(server, ALICE_KEY) as client:

@@ -249,6 +249,43 @@ async def test_an_upstream_that_echoes_the_key_does_not_make_it_leak(
     seen.assert_clean()
 
 
+# Answers cut at every length around the limit
+
+# runway_mcp.upstream.responses quotes at most this many characters of the upstream's own words.
+DETAIL_LIMIT = 1000
+PAD = "~"
+# Pads that put the cut before the key, through every character of it, and after it.
+CUT_PADS = range(DETAIL_LIMIT - len(CANARY_KEY) - 2, DETAIL_LIMIT + 3)
+CUT_SHAPES: dict[str, str] = {
+    "cometapi-envelope": '{"error": {"message": "%s", "type": "comet_api_error", "param": "", "code": ""}}',
+    "runway-issues": '{"error": "Validation of body failed", "issues": [{"message": "%s", "path": ["videoUri"]}]}',
+    "json-string": '"%s"',
+}
+
+
+@pytest.mark.parametrize("status", [400, 401, 429, 500])
+@pytest.mark.parametrize("shape", sorted(CUT_SHAPES))
+async def test_an_echoed_key_cut_at_any_length_around_the_limit_never_shows_a_piece(
+    echoing_upstream: str, tmp_path: Path, caplog: pytest.LogCaptureFixture, shape: str, status: int
+) -> None:
+    """A long error quoting the key is cut; whichever character the cut falls on, no piece of the key shows."""
+    caplog.set_level(logging.DEBUG)
+    settings = make_settings(echoing_upstream, tmp_path, **SECRET_SETTINGS)
+    seen = Haystack()
+    async with Client(build_server(settings)) as client:
+        for pad in CUT_PADS:
+            body = CUT_SHAPES[shape] % (PAD * pad + "{key} was refused")
+            EchoingUpstream.answer = (status, "application/json", body)
+            seen.add(await client.call_tool("get_task", {"task_id": "0f0f0f0f-1234"}))
+            seen.add(await client.call_tool("create_video_to_video", CREATE_ARGUMENTS["create_video_to_video"]))
+    seen.add_logs(caplog)
+    seen.add_files(tmp_path)
+    seen.assert_clean()
+    text = "\n".join(seen.parts)
+    assert PAD * 50 in text, "the upstream's words never reached an answer: nothing was tested"
+    assert PAD + CANARY_KEY[0] not in text, f"the start of the key leaked: ...{_around(text, PAD + CANARY_KEY[0])}..."
+
+
 # The real command, over stdio, at DEBUG level, through faults
 
 

@@ -132,12 +132,15 @@ def load_settings(**overrides: object) -> Settings:
 
 
 def serve_stdio() -> None:
+    import anyio
+
     from runway_mcp.tools.server import build_server
+    from runway_mcp.tools.surrogates import run_stdio
 
     # On stdio the one caller is the machine's owner and pays with COMETAPI_KEY: RUNWAY_MCP_BYO_KEY is for HTTP.
     settings = load_settings(byo_key=False)
     configure_logging(settings.log_level)
-    build_server(settings).run()
+    anyio.run(run_stdio, build_server(settings))  # MCPServer.run(), with a request the SDK would drop answered
 
 
 def serve_http(args: argparse.Namespace) -> None:

@@ -66,6 +66,9 @@ VARIABLES: Final[dict[str, str]] = {
     "RUNWAY_MCP_ALLOWED_HOSTS": "allowed_hosts",
     "RUNWAY_MCP_ALLOWED_ORIGINS": "allowed_origins",
     "RUNWAY_MCP_REQUEST_STATE_KEYS": "request_state_keys",
+    "RUNWAY_MCP_MAX_SESSIONS_PER_CALLER": "max_sessions_per_caller",
+    "RUNWAY_MCP_MAX_STREAMS_PER_CALLER": "max_streams_per_caller",
+    "RUNWAY_MCP_MAX_UNCONFIRMED_SESSIONS": "max_unconfirmed_sessions",
 }
 LIST_FIELDS: Final = frozenset({"auth_tokens", "allowed_hosts", "allowed_origins", "request_state_keys"})
 
@@ -167,8 +170,12 @@ class Settings(BaseModel):
     # Shared-key mode: callers present one of these bearer tokens and the server's key pays.
     auth_tokens: tuple[SecretStr, ...] = ()
     allow_unauthenticated: bool = False
-    # Bring-your-own-key mode: each caller's bearer token is their own upstream key.
+    # Bring-your-own-key mode: each caller's bearer token is their own upstream key. Each key may hold so
+    # many sessions and event streams; keys the upstream could not confirm share one allowance.
     byo_key: bool = False
+    max_sessions_per_caller: int = Field(default=16, ge=1)
+    max_streams_per_caller: int = Field(default=16, ge=1)
+    max_unconfirmed_sessions: int = Field(default=32, ge=0)
     # Host and Origin headers accepted besides loopback ones (DNS-rebinding protection).
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()

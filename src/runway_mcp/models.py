@@ -5,6 +5,7 @@ Every limit a description states (sizes, lengths, media types) is read from the 
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any, Final, Literal
 
@@ -21,6 +22,24 @@ from runway_mcp.catalog import (
 )
 
 BILLING_NOTE = "At Runway's list prices ($0.01 a credit); CometAPI bills its own (see its dashboard)."
+
+
+# What a task id may look like, wherever one comes from (a tool's argument, a resource URI): it becomes
+# a path segment of an upstream URL, so nothing that could end, escape or extend that segment gets through.
+TASK_ID_PATTERN: Final = r"^[A-Za-z0-9_-]+$"
+TASK_ID_MAX_LENGTH: Final = 128
+_TASK_ID: Final = re.compile(TASK_ID_PATTERN)
+
+
+def task_id_problem(task_id: str) -> str | None:
+    """Why `task_id` is not a task id (for an error message), or None when it is one."""
+    if _TASK_ID.fullmatch(task_id) and len(task_id) <= TASK_ID_MAX_LENGTH:
+        return None
+    shown = repr(task_id) if len(task_id) <= 60 else f"{task_id[:40]!r}... ({len(task_id)} characters)"
+    return (
+        f"task_id: {shown} is not a task id. A task id is 1-{TASK_ID_MAX_LENGTH} letters, digits, '-' or '_', "
+        "exactly as a create tool returned it, e.g. 12a01a5e-ab55-4aa7-b002-7b873546cf76."
+    )
 
 
 class Schema(BaseModel):

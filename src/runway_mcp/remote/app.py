@@ -28,19 +28,31 @@ from __future__ import annotations
 import logging
 import math
 import socket
-from typing import Final, Literal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 from mcp.server import MCPServer
+from mcp.server.auth.provider import TokenVerifier
 from mcp.server.request_state import RequestStateSecurity
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from runway_mcp.catalog import DATA_URI_LIMIT_BYTES, MB
 from runway_mcp.config import Settings, SettingsError
-from runway_mcp.remote.auth import auth_settings_for, check_bind_policy, token_verifier_for
+from runway_mcp.remote.auth import (
+    CallerKeyVerifier,
+    auth_settings_for,
+    check_bind_policy,
+    token_verifier_for,
+    use_honest_resource_metadata,
+)
+from runway_mcp.remote.guards import SurrogateGuard
+from runway_mcp.remote.limits import CallerLimits, Caps, SessionBook
 from runway_mcp.tools.server import AppContext, build_server
 
 logger = logging.getLogger("runway_mcp.remote.app")
@@ -49,6 +61,9 @@ Transport = Literal["streamable-http", "sse"]
 ENDPOINT_PATHS: Final[dict[Transport, str]] = {"streamable-http": "/mcp", "sse": "/sse"}
 SSE_MESSAGE_PATH: Final = "/messages/"
 HEALTH_PATH: Final = "/healthz"
+# A streamable HTTP session with no request in flight for this long ends (the SDK's default, made explicit
+# because runway_mcp.remote.limits follows the same rule).
+SESSION_IDLE_SECONDS: Final = 30 * 60
 # The largest tool call carries a 16 MB video and a 5 MB reference image as data URIs: base64 makes them
 # about 28 MB, and the JSON around them needs a little more.
 MAX_REQUEST_BODY_BYTES: Final = math.ceil((DATA_URI_LIMIT_BYTES["video"] + DATA_URI_LIMIT_BYTES["image"]) / 3) * 4 + MB
@@ -102,10 +117,16 @@ def transport_security_for(settings: Settings, host: str | None) -> TransportSec
     )
 
 
-def build_http_server(settings: Settings, transport: Transport, host: str | None) -> MCPServer[AppContext]:
-    """The MCP server with HTTP authentication wired in, and `/healthz`."""
-    verifier = token_verifier_for(settings)
-    resource_url = public_base_url(settings, host) + ENDPOINT_PATHS[transport]
+def resource_url_for(settings: Settings, transport: Transport, host: str | None) -> str:
+    """The MCP endpoint's public URL: the protected resource a 401 names."""
+    return public_base_url(settings, host) + ENDPOINT_PATHS[transport]
+
+
+def build_http_server(
+    settings: Settings, transport: Transport, host: str | None, verifier: TokenVerifier | None
+) -> MCPServer[AppContext]:
+    """The MCP server with HTTP authentication (`verifier`, None for none) wired in, and `/healthz`."""
+    resource_url = resource_url_for(settings, transport, host)
     keys = [key.get_secret_value() for key in settings.request_state_keys]
     try:
         request_state = RequestStateSecurity(keys=keys) if keys else None
@@ -140,26 +161,72 @@ def create_app(
     settings = Settings.from_env() if settings is None else settings
     host = settings.http_host if host is None else host
     check_bind_policy(settings, host)
-    mcp = build_http_server(settings, transport, host)
+    verifier = token_verifier_for(settings)
+    mcp = build_http_server(settings, transport, host, verifier)
     security = transport_security_for(settings, host)
     mode = "bring-your-own-key" if settings.byo_key else "shared key"
     auth = "bearer tokens" if settings.byo_key or settings.auth_tokens else "no authentication"
     logger.info("serving MCP over %s (%s, %s)", transport, mode, auth)
     if transport == "sse":
-        return mcp.sse_app(
+        app = mcp.sse_app(
             sse_path=ENDPOINT_PATHS["sse"],
             message_path=SSE_MESSAGE_PATH,
             max_request_body_size=MAX_REQUEST_BODY_BYTES,
             transport_security=security,
         )
-    if not settings.stateless_http:
-        logger.info("sessions are kept in this process: with several workers, set RUNWAY_MCP_STATELESS=1")
-    return mcp.streamable_http_app(
-        streamable_http_path=ENDPOINT_PATHS["streamable-http"],
-        stateless_http=settings.stateless_http,
-        max_request_body_size=MAX_REQUEST_BODY_BYTES,
-        transport_security=security,
+    else:
+        if not settings.stateless_http:
+            logger.info("sessions are kept in this process: with several workers, set RUNWAY_MCP_STATELESS=1")
+        app = mcp.streamable_http_app(
+            streamable_http_path=ENDPOINT_PATHS["streamable-http"],
+            stateless_http=settings.stateless_http,
+            max_request_body_size=MAX_REQUEST_BODY_BYTES,
+            session_idle_timeout=SESSION_IDLE_SECONDS,
+            transport_security=security,
+        )
+    if verifier is not None:
+        use_honest_resource_metadata(app, resource_url_for(settings, transport, host))
+    add_guards(app, settings)
+    if isinstance(verifier, CallerKeyVerifier):
+        close_with_app(app, verifier.aclose)
+    return app
+
+
+def add_guards(app: Starlette, settings: Settings) -> None:
+    """The guards of `runway_mcp.remote.guards` and `.limits`, inside authentication (so a stranger's body
+    is never read and each request is known by its caller)."""
+    if settings.byo_key:
+        caps = Caps(
+            sessions_per_caller=settings.max_sessions_per_caller,
+            streams_per_caller=settings.max_streams_per_caller,
+            unconfirmed_sessions=settings.max_unconfirmed_sessions,
+        )
+        book = SessionBook(idle_seconds=SESSION_IDLE_SECONDS)
+        paths = {"mcp_path": ENDPOINT_PATHS["streamable-http"], "sse_path": ENDPOINT_PATHS["sse"]}
+        app.user_middleware.append(Middleware(CallerLimits, caps=caps, book=book, **paths))
+    app.user_middleware.append(
+        Middleware(
+            SurrogateGuard,
+            answer_paths=(ENDPOINT_PATHS["streamable-http"],),
+            rewrite_paths=(SSE_MESSAGE_PATH,),
+            max_body_bytes=MAX_REQUEST_BODY_BYTES,
+        )
     )
+
+
+def close_with_app(app: Starlette, close: Callable[[], Awaitable[None]]) -> None:
+    """Run `close` when the app's lifespan ends (after the SDK's own shutdown)."""
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(scope_app: Any) -> AsyncIterator[Any]:
+        try:
+            async with inner(scope_app) as state:
+                yield state
+        finally:
+            await close()
+
+    app.router.lifespan_context = lifespan
 
 
 def create_sse_app() -> Starlette:

@@ -3,7 +3,8 @@
 Kept apart from the SQLite storage (`runway_mcp.store.ledger`) because these are pure values and
 functions: the task service builds records and hashes requests without touching the database. The
 one rule they enforce is that media bytes never reach the ledger: every base64 data URI is replaced
-by its type, decoded size and sha256 before anything is stored or hashed.
+by its structure (media type, parameter names, decoded size and sha256) before anything is stored or
+hashed, however long its header.
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ from typing import Any, Final, TypeVar
 
 __all__ = ["TaskRecord", "canonical_request_hash", "dump_json", "load_json", "sanitize_params"]
 
-# A data URI with a base64 payload; only the head is matched, the payload is never copied whole.
-_DATA_URI_HEAD: Final = re.compile(r"data:(?P<media_type>[^;,]*)(?:;[^;,]*)*?;base64,", re.IGNORECASE)
-_DATA_URI_HEAD_MAX: Final = 512
+# A data URI is summarised by its structure: the media type and parameter names when they look like ones
+# (anything else is described by its length), the decoded size, a digest. Its header is parsed whole,
+# however long, so no window on the text decides whether the payload is stored.
+_TOKEN: Final = re.compile(r"[A-Za-z0-9!#$&^_.+-]{1,64}")
+_MEDIA_TYPE: Final = re.compile(r"[A-Za-z0-9!#$&^_.+-]{1,64}/[A-Za-z0-9!#$&^_.+-]{1,64}")
+_MAX_PARAMETERS_SHOWN: Final = 8
 # Base64 is decoded in slices that are a multiple of 4 characters, so each slice stands alone.
 _BASE64_CHUNK: Final = 4 * 64 * 1024
 
@@ -93,23 +97,56 @@ def _sanitize_value(value: Any) -> Any:
 
 
 def _summarise_data_uri(value: str) -> dict[str, Any] | None:
-    head = _DATA_URI_HEAD.match(value[:_DATA_URI_HEAD_MAX])
-    if head is None:
+    """`{"data_uri": {media_type, [parameters], bytes, sha256}}` for a base64 data URI, None for any other string.
+
+    Only base64 data URIs carry media here (the media checks refuse any other kind), and a prompt that
+    merely starts with "data:" stays as written.
+    """
+    if value[:5].lower() != "data:":
         return None
-    start = head.end()
-    length = len(value) - start
+    comma = value.find(",")
+    if comma < 0:
+        return None
+    media_type, *parameters = value[5:comma].split(";")
+    if not parameters or parameters.pop().strip().lower() != "base64":
+        return None
+    summary: dict[str, Any] = {"media_type": _described_media_type(media_type)}
+    if parameters:
+        summary["parameters"] = _described_parameters(parameters)
+    summary.update(_base64_summary(value, comma + 1))
+    return {"data_uri": summary}
+
+
+def _described_media_type(text: str) -> str:
+    text = text.strip().lower()
+    if not text:
+        return "text/plain"  # RFC 2397's default
+    return text if _MEDIA_TYPE.fullmatch(text) else f"(not a media type: {len(text):,} characters)"
+
+
+def _described_parameters(parameters: list[str]) -> list[str]:
+    """Each parameter's name (never its value); a name that does not look like one is described by its length."""
+    names = []
+    for parameter in parameters[:_MAX_PARAMETERS_SHOWN]:
+        name = parameter.partition("=")[0].strip()
+        names.append(name if _TOKEN.fullmatch(name) else f"(parameter of {len(parameter):,} characters)")
+    if len(parameters) > _MAX_PARAMETERS_SHOWN:
+        names.append(f"(and {len(parameters) - _MAX_PARAMETERS_SHOWN:,} more)")
+    return names
+
+
+def _base64_summary(value: str, start: int) -> dict[str, Any]:
+    """The decoded size and sha256 of a base64 payload, decoded a slice at a time (never copied whole)."""
     digest = hashlib.sha256()
     try:
         for offset in range(start, len(value), _BASE64_CHUNK):
             digest.update(binascii.a2b_base64(value[offset : offset + _BASE64_CHUNK], strict_mode=True))
     except ValueError:
         # Not valid base64: still never stored, and hashing the text keeps distinct payloads distinct.
-        text_digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
-        summary: dict[str, Any] = {"bytes": None, "sha256": text_digest, "invalid_base64": True}
-    else:
-        padding = 2 if value.endswith("==") else 1 if value.endswith("=") else 0
-        summary = {"bytes": length // 4 * 3 - padding, "sha256": digest.hexdigest()}
-    return {"data_uri": {"media_type": head["media_type"].lower() or "text/plain", **summary}}
+        text_digest = hashlib.sha256(value[start:].encode("utf-8", "surrogatepass")).hexdigest()
+        return {"bytes": None, "sha256": text_digest, "invalid_base64": True}
+    padding = 2 if value.endswith("==") else 1 if value.endswith("=") else 0
+    return {"bytes": (len(value) - start) // 4 * 3 - padding, "sha256": digest.hexdigest()}
 
 
 def _json_fallback(value: Any) -> Any:

@@ -6,12 +6,14 @@ from typing import Annotated
 
 from pydantic import Field
 
+from runway_mcp.models import TASK_ID_MAX_LENGTH, TASK_ID_PATTERN
+
 TaskId = Annotated[
     str,
     Field(
         min_length=1,
-        max_length=128,
-        pattern=r"^[A-Za-z0-9_-]+$",
+        max_length=TASK_ID_MAX_LENGTH,
+        pattern=TASK_ID_PATTERN,
     ),
 ]
 IdempotencyKey = Annotated[

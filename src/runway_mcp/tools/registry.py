@@ -6,8 +6,10 @@ Those schemas change only when our code, the SDK, pydantic or Python change, so 
 small JSON file keyed by a fingerprint of all four (file sizes and modification times, as Python's
 own bytecode cache does). A start with a matching file registers each tool with its cached schemas
 and builds the tool's argument model on its first call instead; any other start builds every tool
-as the SDK always does and rewrites the file. On its first call a cached tool also checks that the
-schemas it just built are the ones it published, and drops the file if they are not.
+as the SDK always does and rewrites the file. Before a cached entry is served, everything in it is
+checked against what the tool's code declares (`runway_mcp.tools.schema_check`, cheap: no schema is
+built), so an edited file is not served; on its first call a cached tool also checks that the schemas
+it just built are the ones it published, and drops the file if they are not.
 
 The cache holds no secrets and nothing from the user: only the tools' schemas.
 """
@@ -20,6 +22,7 @@ import inspect
 import json
 import logging
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Callable
@@ -34,6 +37,7 @@ from pydantic import ConfigDict, PrivateAttr
 
 from runway_mcp.tools.arguments import CheckedTool
 from runway_mcp.tools.schema import compact_schema
+from runway_mcp.tools.schema_check import declared_values, schema_mismatch
 
 if TYPE_CHECKING:
     from mcp.server.context import LifespanContextT, RequestT
@@ -44,6 +48,9 @@ __all__ = ["ToolRegistry", "ToolSpec", "schema_fingerprint"]
 logger = logging.getLogger("runway_mcp.tools.registry")
 
 CACHE_FORMAT = 1
+# Twelve tools' schemas take about 150 KB; a file far beyond that is not ours.
+MAX_CACHE_BYTES = 8 * 1024 * 1024
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -184,17 +191,11 @@ def _read(path: Path, fingerprint: str) -> dict[str, dict[str, Any]]:
     """The cached entries, or {} for a file that is missing, unreadable, stale, malformed or not safely ours.
 
     The schemas reach the model as tool descriptions, so a file another user could have written is
-    not trusted: it must belong to this user and be writable by no one else (where the OS says so).
+    not trusted: it must be a regular file belonging to this user and writable by no one else (where
+    the OS says so). That is checked before opening (a FIFO planted there would block the open), and
+    again on what was opened, which is opened without blocking and without following a symlink.
     """
-    try:
-        with path.open("rb") as handle:
-            info = os.fstat(handle.fileno())
-            if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o022):
-                logger.warning("ignoring the tool schema cache %s: not owned by this user, or writable by others", path)
-                return {}
-            document = json.loads(handle.read())
-    except (OSError, ValueError, RecursionError):
-        return {}
+    document = _load(path)
     if not isinstance(document, dict) or document.get("fingerprint") != fingerprint:
         return {}
     tools = document.get("tools")
@@ -208,6 +209,37 @@ def _read(path: Path, fingerprint: str) -> dict[str, dict[str, Any]]:
         and "outputSchema" in entry
         and isinstance(entry["outputSchema"], dict | None)
     }
+
+
+def _load(path: Path) -> object:
+    """The JSON document in the cache file, or None when it is not a file of ours that can be read."""
+    try:
+        before = os.lstat(path)
+        if not _safely_ours(path, before):
+            return None
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            opened = os.fstat(handle.fileno())
+            if (opened.st_dev, opened.st_ino) != (before.st_dev, before.st_ino) or not _safely_ours(path, opened):
+                return None
+            if opened.st_size > MAX_CACHE_BYTES:
+                return None
+            return json.loads(handle.read(MAX_CACHE_BYTES))
+    except (OSError, ValueError, RecursionError):
+        return None
+
+
+def _safely_ours(path: Path, info: os.stat_result) -> bool:
+    if not stat.S_ISREG(info.st_mode):
+        logger.warning("ignoring the tool schema cache %s: not a regular file", path)
+        return False
+    if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o022):
+        logger.warning("ignoring the tool schema cache %s: not owned by this user, or writable by others", path)
+        return False
+    return True
 
 
 def _write(path: Path, fingerprint: str, tools: dict[str, dict[str, Any]]) -> None:
@@ -225,6 +257,19 @@ def _write(path: Path, fingerprint: str, tools: dict[str, dict[str, Any]]) -> No
         if temporary is not None:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
+
+
+def _differs_from_code(spec: ToolSpec, entry: dict[str, Any]) -> bool:
+    """Whether a cached entry holds anything the tool's code does not declare (an edited or foreign file)."""
+    try:
+        declared = declared_values(spec.fn)
+    except (RecursionError, TypeError, NameError) as exc:  # types it cannot walk: build the tool instead
+        logger.info("cannot check the cached schemas of tool %s (%s); building it", spec.name, type(exc).__name__)
+        return True
+    problem = schema_mismatch(entry["inputSchema"], declared) or schema_mismatch(entry["outputSchema"], declared)
+    if problem is not None:
+        logger.warning("cached schemas of tool %s do not match its code (%s); building it afresh", spec.name, problem)
+    return problem is not None
 
 
 class ToolRegistry:
@@ -257,6 +302,8 @@ class ToolRegistry:
         fresh: dict[str, dict[str, Any]] = {}
         for spec in self.specs:
             entry = cached.get(spec.name)
+            if entry is not None and _differs_from_code(spec, entry):
+                entry = None
             if entry is not None:
                 tools.append(CachedTool.of(spec, entry, path))
                 fresh[spec.name] = entry

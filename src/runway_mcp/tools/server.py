@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 
+import anyio.to_thread
 from mcp.server import MCPServer
 from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings
@@ -24,7 +26,9 @@ from runway_mcp.tools.create import register_create_tools
 from runway_mcp.tools.player import bind_player, hide_apps_from_other_clients, player_extension
 from runway_mcp.tools.prompts import register_prompts
 from runway_mcp.tools.registry import ToolRegistry
+from runway_mcp.tools.surrogates import refuse_marked
 from runway_mcp.tools.tasks import register_task_resources, register_task_tools
+from runway_mcp.upstream.partials import remove_stale_partials
 
 __all__ = ["AppContext", "build_server"]
 
@@ -95,6 +99,13 @@ def build_server(
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer[AppContext]) -> AsyncIterator[AppContext]:
+        if settings.allow_local_downloads:
+            clean = partial(
+                remove_stale_partials,
+                settings.output_directory(),
+                download_timeout_seconds=settings.download_timeout_seconds,
+            )
+            await anyio.to_thread.run_sync(clean)
         ledger = await Ledger.open(settings.ledger_path())
         journal = await Journal.open(journal_backend_for(settings), lease_seconds=create_lease_seconds(settings))
         app = AppContext(settings=settings, ledger=ledger, journal=journal, media_policy=media_policy_for(settings))
@@ -127,6 +138,7 @@ def build_server(
         extensions=[player_extension(settings)],
         middleware=[hide_apps_from_other_clients],
     )
+    mcp.middleware.append(refuse_marked)  # answers requests refused for a lone surrogate (see tools/surrogates.py)
     register_models_resource(mcp)
     register_prompts(mcp)
     register_task_resources(mcp, running)

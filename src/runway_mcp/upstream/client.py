@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import time
 from collections.abc import AsyncIterable, Callable, Mapping
@@ -32,11 +33,12 @@ from runway_mcp.errors import (
     AmbiguousCreateError,
     BadResponseError,
     ConfigurationError,
+    InputError,
     RateLimitedError,
     UnavailableError,
     UpstreamError,
 )
-from runway_mcp.models import Task
+from runway_mcp.models import Task, task_id_problem
 from runway_mcp.upstream.responses import Answer, check_answer, host_of, read_answer
 from runway_mcp.upstream.task_shapes import normalise_task
 
@@ -58,6 +60,13 @@ class StreamingBody(Protocol):
 
 def _no_caller_key() -> SecretStr | None:
     return None
+
+
+def _check_task_id(task_id: str) -> None:
+    """Every path to tasks/{id} checks the id the way the tools' argument schema does, whoever called."""
+    problem = task_id_problem(task_id)
+    if problem is not None:
+        raise InputError([problem])
 
 
 class RunwayClient:
@@ -146,11 +155,13 @@ class RunwayClient:
 
     async def get_task(self, task_id: str) -> Task:
         """GET tasks/{id} with retries, normalised from either documented response shape."""
+        _check_task_id(task_id)
         answer = await self._send("GET", f"tasks/{task_id}", headers=self._headers(create=False), task_id=task_id)
         return normalise_task(answer.payload, task_id)
 
     async def delete_task(self, task_id: str) -> None:
         """DELETE tasks/{id}: cancels a running task or deletes a finished one (Runway direct)."""
+        _check_task_id(task_id)
         await self._send(
             "DELETE", f"tasks/{task_id}", headers=self._headers(create=False), task_id=task_id, optional_route=True
         )
@@ -236,8 +247,8 @@ class RunwayClient:
         return message
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return max(retry_after, 0.0)
+        if retry_after is not None and math.isfinite(retry_after) and retry_after >= 0:
+            return retry_after
         delay: float = min(self._settings.retry_backoff_seconds * 2.0 ** (attempt - 1), BACKOFF_CAP_SECONDS)
         return delay * random.uniform(0.75, 1.25)  # noqa: S311 - jitter, not cryptography
 

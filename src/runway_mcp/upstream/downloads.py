@@ -1,6 +1,7 @@
 """Save a finished task's outputs to local files: streamed, size-capped, atomic, never overwriting.
 
-Each output is streamed into a hidden temporary file in the target directory and then hard-linked
+Each output is streamed into a hidden, locked partial file in the target directory (see
+`runway_mcp.upstream.partials`, which also clears those a crash left behind) and then hard-linked
 to its final name, which fails if that name exists, so a reader never sees a partial file and an
 existing file is never replaced. Only URLs the task itself returned are fetched, and only over
 HTTPS (plain HTTP only for hosts listed in `insecure_download_hosts`, for the local sandbox).
@@ -13,9 +14,9 @@ import logging
 import mimetypes
 import os
 import re
-import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePosixPath
 
 import anyio
@@ -24,6 +25,7 @@ import httpx
 from runway_mcp.errors import DownloadError
 from runway_mcp.media.local import sniff_media_type
 from runway_mcp.models import SavedFile
+from runway_mcp.upstream.partials import open_partial, remove_stale_partials
 
 logger = logging.getLogger("runway_mcp.upstream.downloads")
 
@@ -128,7 +130,7 @@ async def _save(
     if declared and declared.isdigit() and int(declared) > policy.max_bytes:
         raise DownloadError(_too_big(int(declared), policy.max_bytes))
     media_type = response.headers.get("content-type", "").split(";")[0].strip() or None
-    fd, temp_name = await anyio.to_thread.run_sync(_open_partial, directory)
+    fd, temp_name = await anyio.to_thread.run_sync(open_partial, directory)
     temp = Path(temp_name)
     digest = hashlib.sha256()
     size = 0
@@ -179,12 +181,6 @@ def _received_media_type(head: bytes, declared: str | None) -> str:
     )
 
 
-def _open_partial(directory: Path) -> tuple[int, str]:
-    """A new hidden temporary file in `directory` (created if missing), beside where the output will land."""
-    directory.mkdir(parents=True, exist_ok=True)
-    return tempfile.mkstemp(prefix=".partial-", suffix=".download", dir=directory)
-
-
 def _remove(path: Path) -> None:
     path.unlink(missing_ok=True)
 
@@ -209,6 +205,10 @@ async def download_all(
     policy: DownloadPolicy,
 ) -> list[SavedFile]:
     """Download every output; when a link has expired, fetch the task again once for fresh links."""
+    # A download that died here with its server left a partial file: this one's turn to clear it.
+    await anyio.to_thread.run_sync(
+        partial(remove_stale_partials, directory, download_timeout_seconds=policy.timeout_seconds)
+    )
     saved: list[SavedFile] = []
     refreshed = False
     index = 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,6 +33,10 @@ from runway_mcp.upstream.task_shapes import is_task_not_exist, not_found_message
 
 # API answers are small JSON documents; anything bigger is not one and is not read further.
 MAX_RESPONSE_BYTES: Final = 1024 * 1024
+# A Retry-After further off than this is not advice (Runway's daily cap resets within a day): it is ignored.
+MAX_RETRY_AFTER_SECONDS: Final = 86400.0
+# How much of the upstream's own words an error quotes (after any key in them is redacted).
+MAX_DETAIL_CHARS: Final = 1000
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,9 @@ def check_answer(
         )
     if isinstance(payload, _NotJson):
         raise _not_json_error(answer, payload, settings, optional_route=optional_route)
-    raise _error_answer(answer, redact(_error_detail(payload)), settings, optional_route=optional_route)
+    # Redacted whole, then cut: a key straddling the cut would otherwise show its first characters.
+    detail = redact(_error_detail(payload))[:MAX_DETAIL_CHARS]
+    raise _error_answer(answer, detail, settings, optional_route=optional_route)
 
 
 def not_supported_error(settings: Settings, status: int) -> NotSupportedError:
@@ -196,9 +203,9 @@ async def _read_capped(response: httpx.Response, limit: int) -> bytes | None:
 
 
 def _error_detail(payload: Any) -> str:
-    """The upstream's own words from any of its error shapes, with the fields it names."""
+    """The upstream's own words from any of its error shapes, with the fields it names; not yet cut or redacted."""
     if isinstance(payload, str):
-        return payload.strip()[:500]
+        return payload.strip()
     if not isinstance(payload, Mapping):
         return ""
     error = payload.get("error")
@@ -217,20 +224,34 @@ def _error_detail(payload: Any) -> str:
             if isinstance(issue, Mapping):
                 path = ".".join(str(p) for p in issue.get("path") or [])
                 parts.append(f"[{path or 'body'}] {issue.get('message', '')}".strip())
-    return " ".join(p for p in parts if p)[:1000]
+    return " ".join(p for p in parts if p)
 
 
 def _retry_after(headers: httpx.Headers) -> float | None:
-    """Seconds from a `Retry-After` header (delta-seconds or HTTP-date); None when absent or unreadable."""
-    value = headers.get("retry-after")
+    """Seconds from a `Retry-After` header (delta-seconds or HTTP-date); None when absent or unusable.
+
+    Unusable means anything a client cannot follow: not a number or a date, not finite (nan, inf), negative,
+    or further off than `MAX_RETRY_AFTER_SECONDS`. The caller then backs off as it would without the header.
+    """
+    value = (headers.get("retry-after") or "").strip()
     if not value:
         return None
+    seconds: float | None
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
-        pass
+        seconds = _seconds_until(value)
+    if seconds is None or not math.isfinite(seconds) or not 0.0 <= seconds <= MAX_RETRY_AFTER_SECONDS:
+        return None
+    return seconds
+
+
+def _seconds_until(value: str) -> float | None:
+    """Seconds from now until an HTTP-date (0 for a date already past); None when it is not one."""
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT; one without a zone cannot be placed in time
         return None
     return max(when.timestamp() - time.time(), 0.0)
