@@ -49,7 +49,7 @@ from tests.support import (
     result_text,
 )
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 READ_TOOLS = ("get_task", "wait_for_task", "cancel_task", "download_task_output")
 TASK_RESOURCE = "runway://tasks/{task_id}"

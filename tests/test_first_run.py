@@ -14,6 +14,7 @@ import os
 import pty
 import re
 import select
+import shlex
 import socket
 import subprocess
 import sys
@@ -357,3 +358,36 @@ def test_without_a_terminal_the_server_says_nothing_of_the_kind(tmp_path: Path) 
     )
     assert result.returncode == 0, result.stderr
     assert "waiting for an MCP client" not in result.stderr
+
+
+# The everyday test subset ------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_everyday_subset_skips_only_the_slow_tests_and_ci_runs_them_all(tmp_path: Path) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    (everyday,) = re.findall(r"`(\.venv/bin/python -m pytest [^`]*-m \"not slow\"[^`]*)`", readme)
+    ci = [line for line in (REPO / ".ci" / "run").read_text().splitlines() if "-m pytest" in line]
+    assert ci == [".venv/bin/python -m pytest -q"], "CI runs every test, slow ones included"
+
+    def collected(command: list[str]) -> set[str]:
+        result = subprocess.run(
+            [*command, "--collect-only", "-p", "no:cacheprovider"],
+            cwd=REPO,
+            env=clean_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        return {line for line in result.stdout.splitlines() if "::" in line}
+
+    words = shlex.split(everyday)
+    fast = collected([sys.executable, *words[1:]])
+    everything = collected([sys.executable, "-m", "pytest", "-q"])
+    slow = everything - fast
+    assert fast < everything and len(fast) > len(everything) / 3
+    assert not any(test.startswith(("tests/test_soak.py", "tests/test_fault_matrix.py")) for test in fast)
+    assert "tests/test_extension.py::test_the_built_bundle_runs_as_its_manifest_says" in slow
+    assert any(test.startswith("tests/test_core_tools.py") for test in fast)

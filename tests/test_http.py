@@ -51,7 +51,7 @@ from tests.support import (
     server_process,
 )
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 TOKEN = "tok-Vb8qK2xLm4Zp7Rt9Ws3Nd6"
 ALICE_KEY = "sk-alice-9Hq3Jt5Lw8Pz2Vb6"
