@@ -27,7 +27,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from runway_mcp.sandbox import Sandbox, SandboxServer, asset_bytes
-from tests.support import CANARY_KEY, REPO, VIDEO, result_text
+from tests.support import CANARY_KEY, REPO, VIDEO, create_wait_download
 
 EXTENSION = REPO / "extension"
 MANIFEST = EXTENSION / "manifest.json"
@@ -164,18 +164,6 @@ async def drive_bundle(parameters: StdioServerParameters, manifest_tools: list[d
     with anyio.fail_after(240):  # the first start installs the dependencies
         async with Client(parameters) as client:
             listed = (await client.list_tools()).tools
-            assert [tool.name for tool in listed] == [tool["name"] for tool in manifest_tools]
-            created = await client.call_tool("create_video_to_video", {"video_uri": VIDEO, "prompt_text": "Snow"})
-            assert not created.is_error and created.structured_content is not None, result_text(created)
-            task_id = created.structured_content["task_id"]
-            for _ in range(20):
-                waited = await client.call_tool("wait_for_task", {"task_id": task_id, "timeout_seconds": 10})
-                assert waited.structured_content is not None, result_text(waited)
-                if waited.structured_content["terminal"]:
-                    break
-            assert waited.structured_content["status"] == "SUCCEEDED", result_text(waited)
-            downloaded = await client.call_tool("download_task_output", {"task_id": task_id})
-            assert not downloaded.is_error and downloaded.structured_content is not None, result_text(downloaded)
-            (saved,) = downloaded.structured_content["files"]
-            entry: dict[str, Any] = saved
-            return entry
+            summary = build_module().summary
+            assert [{"name": t.name, "description": summary(t.description or "")} for t in listed] == manifest_tools
+            return await create_wait_download(client, {"video_uri": VIDEO, "prompt_text": "Snow"})

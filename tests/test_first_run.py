@@ -173,6 +173,13 @@ COMMANDS = {
 }
 
 
+def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A command run to its end with no input, its output captured."""
+    return subprocess.run(
+        args, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
 def assert_one_line_each(stderr: str, expected: dict[str, str]) -> None:
     lines = [line.removeprefix("runway-mcp: ") for line in stderr.strip().splitlines()]
     assert not any(text in stderr for text in PYDANTIC_TEXT), stderr
@@ -187,15 +194,7 @@ def assert_one_line_each(stderr: str, expected: dict[str, str]) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_every_command_refuses_wrong_settings_in_one_line_each(command: str, tmp_path: Path) -> None:
-    result = subprocess.run(
-        COMMANDS[command],
-        env=clean_env(tmp_path, **ISSUE_EXAMPLES),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run(COMMANDS[command], clean_env(tmp_path, **ISSUE_EXAMPLES))
     assert result.returncode == 2, result.stderr
     assert result.stdout == ""
     assert_one_line_each(result.stderr, ISSUE_EXAMPLES)
@@ -206,7 +205,7 @@ def test_a_port_out_of_range_is_refused_in_one_line(command: str, tmp_path: Path
     args = [str(RUNWAY_MCP_COMMAND), command, "--port", "70000"]
     if command == "serve":
         args[2:2] = ["--transport", "streamable-http"]
-    result = subprocess.run(args, env=clean_env(tmp_path), capture_output=True, text=True, timeout=60, check=False)
+    result = run(args, clean_env(tmp_path))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert (
         result.stderr.strip()
@@ -347,15 +346,7 @@ def test_in_a_terminal_the_server_says_once_that_it_waits_for_a_client(tmp_path:
 
 
 def test_without_a_terminal_the_server_says_nothing_of_the_kind(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [str(RUNWAY_MCP_COMMAND)],
-        env=clean_env(tmp_path, RUNWAY_MCP_LOG_LEVEL="WARNING"),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run([str(RUNWAY_MCP_COMMAND)], clean_env(tmp_path, RUNWAY_MCP_LOG_LEVEL="WARNING"))
     assert result.returncode == 0, result.stderr
     assert "waiting for an MCP client" not in result.stderr
 

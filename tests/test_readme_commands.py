@@ -21,7 +21,6 @@ import textwrap
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import anyio
 import httpx2
@@ -38,6 +37,7 @@ from tests.support import (
     RUNWAY_MCP_COMMAND,
     STARTUP_SECONDS,
     VIDEO,
+    create_wait_download,
     result_text,
     server_process,
 )
@@ -322,21 +322,8 @@ async def test_a_standalone_sandbox_serves_a_full_edit_including_the_download(tm
         parameters = StdioServerParameters(command="bash", args=["-c", server_command], env=env)
         with anyio.fail_after(90):
             async with Client(parameters) as client:
-                saved = await edit_and_download(client)
+                saved = await create_wait_download(
+                    client, {"video_uri": VIDEO, "prompt_text": "Snow sandbox:seconds=1"}
+                )
     assert Path(saved["path"]).parent == tmp_path / "out"
     assert Path(saved["path"]).read_bytes() == asset_bytes("output.mp4")
-
-
-async def edit_and_download(client: Client) -> dict[str, Any]:
-    task_id = await create_and_read(client)
-    for _ in range(30):
-        waited = await client.call_tool("wait_for_task", {"task_id": task_id, "timeout_seconds": 10})
-        assert waited.structured_content is not None, result_text(waited)
-        if waited.structured_content["terminal"]:
-            break
-    assert waited.structured_content["status"] == "SUCCEEDED", result_text(waited)
-    downloaded = await client.call_tool("download_task_output", {"task_id": task_id})
-    assert not downloaded.is_error and downloaded.structured_content is not None, result_text(downloaded)
-    (saved,) = downloaded.structured_content["files"]
-    entry: dict[str, Any] = saved
-    return entry

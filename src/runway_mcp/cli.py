@@ -129,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 def exit_with(exc: Exception) -> NoReturn:
     """End the program with exit code 2 and the message, each line prefixed with the program's name."""
     for line in str(exc).splitlines():
-        print(f"runway-mcp: {line}", file=sys.stderr)
+        print(f"runway-mcp: {line}", file=sys.stderr, flush=True)
     raise SystemExit(2) from None
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 import logging
 import math
 import socket
-import sys
 from typing import Final, Literal
 from urllib.parse import urlsplit
 
@@ -178,9 +177,9 @@ def create_app(
         settings = Settings.from_env()
         return _create_app(settings, transport, settings.http_host if host is None else host)
     except SettingsError as exc:
-        for line in str(exc).splitlines():
-            print(f"runway-mcp: {line}", file=sys.stderr, flush=True)
-        raise SystemExit(2) from None
+        from runway_mcp.cli import exit_with
+
+        exit_with(exc)
 
 
 def _create_app(settings: Settings, transport: Transport, host: str | None) -> Starlette:
