@@ -591,3 +591,24 @@ def stub_env(stub: StubUpstream, tmp_path: Path, **variables: str) -> dict[str, 
     )
     env.update(variables)
     return env
+
+
+async def create_wait_download(client: Any, arguments: dict[str, Any], *, waits: int = 30) -> dict[str, Any]:
+    """`create_video_to_video`, `wait_for_task` until the task ends, then `download_task_output`.
+
+    `client` is an MCP `Client`; returns the saved file's entry (path, bytes, sha256...).
+    """
+    created = await client.call_tool("create_video_to_video", arguments)
+    assert not created.is_error and created.structured_content is not None, result_text(created)
+    task_id = created.structured_content["task_id"]
+    for _ in range(waits):
+        waited = await client.call_tool("wait_for_task", {"task_id": task_id, "timeout_seconds": 10})
+        assert waited.structured_content is not None, result_text(waited)
+        if waited.structured_content["terminal"]:
+            break
+    assert waited.structured_content["status"] == "SUCCEEDED", result_text(waited)
+    downloaded = await client.call_tool("download_task_output", {"task_id": task_id})
+    assert not downloaded.is_error and downloaded.structured_content is not None, result_text(downloaded)
+    (saved,) = downloaded.structured_content["files"]
+    entry: dict[str, Any] = saved
+    return entry

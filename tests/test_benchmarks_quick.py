@@ -13,6 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = {"cold_start", "per_call", "concurrency", "waiting", "memory", "journal", "preview", "surface", "byo_flood"}
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="the benchmarks read /proc (Linux only)")
 def test_quick_benchmark_run_writes_every_scenario(tmp_path: Path) -> None:
     done = subprocess.run(

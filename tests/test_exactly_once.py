@@ -39,7 +39,7 @@ from tests.support import (
     wait_until,
 )
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 CREATE = "create_video_to_video"
 CREATE_PATH = "/video_to_video"

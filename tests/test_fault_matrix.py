@@ -49,7 +49,7 @@ from tests.support import (
     result_text,
 )
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 READ_TOOLS = ("get_task", "wait_for_task", "cancel_task", "download_task_output")
 TASK_RESOURCE = "runway://tasks/{task_id}"
@@ -343,8 +343,8 @@ async def test_read_under_fault(matrix: Matrix, tool: str, method: str, case: Fa
     mark = len(m.sandbox.requests)
     if case.fault is None:
         result = await call(m.refused_client, tool, read_arguments(tool, task_id, m))
-        assert "could not connect" in assert_clear_error(result, tool)
-        assert f"gave up after {MAX_RETRIES + 1} attempts" in result_text(result)
+        assert "could not connect (connection refused)" in assert_clear_error(result, tool)
+        assert "gave up" not in result_text(result)  # a refusal is blamed on the base URL at once, not retried
     else:
         m.sandbox.add_fault(case.applied(method, "/tasks/"))
         result = await call(m.client, tool, read_arguments(tool, task_id, m))

@@ -25,7 +25,13 @@ from pydantic import SecretStr
 
 from runway_mcp.catalog import DATA_URI_LIMIT_BYTES
 from runway_mcp.config import Settings, SettingsError
-from runway_mcp.remote.app import MAX_REQUEST_BODY_BYTES, Transport, create_app, transport_security_for
+from runway_mcp.remote.app import (
+    MAX_REQUEST_BODY_BYTES,
+    LoopbackOnly,
+    Transport,
+    create_app,
+    transport_security_for,
+)
 from runway_mcp.remote.auth import SharedTokenVerifier, check_bind_policy, is_loopback, owner_id
 from runway_mcp.remote.keycheck import PROBE_TASK_ID
 from runway_mcp.sandbox import Fault, Sandbox, SandboxServer
@@ -44,7 +50,7 @@ from tests.support import (
     server_process,
 )
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 TOKEN = "tok-Vb8qK2xLm4Zp7Rt9Ws3Nd6"
 ALICE_KEY = "sk-alice-9Hq3Jt5Lw8Pz2Vb6"
@@ -220,9 +226,8 @@ def test_bind_policy() -> None:
     check_bind_policy(Settings(byo_key=True), "0.0.0.0")
     with pytest.raises(SettingsError, match="cannot be combined"):
         check_bind_policy(Settings(byo_key=True, auth_tokens=(SecretStr(TOKEN),)), "127.0.0.1")
-    # The app factory, not told its address, is treated as public.
-    with pytest.raises(SettingsError, match="RUNWAY_MCP_HOST"):
-        create_app(bare)
+    # The app factory, not told its address, serves loopback connections only (tests/test_first_run.py).
+    assert any(m.cls is LoopbackOnly for m in create_app(bare).user_middleware)
 
 
 async def test_loopback_bind_needs_no_token_when_none_is_configured(

@@ -301,6 +301,7 @@ def test_claude_desktop_example_is_a_valid_uvx_config() -> None:
     assert set(server["env"]) == {"COMETAPI_KEY"}
 
 
+@pytest.mark.slow
 def test_example_script_drives_the_server_over_stdio() -> None:
     result = subprocess.run(
         [sys.executable, str(EXAMPLE_SCRIPT)],

@@ -38,7 +38,7 @@ from tests.support import (
     server_env,
 )
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 # The whole key, and a middle slice of it: a key shortened or masked badly still leaks its middle.
 NEEDLES = (CANARY_KEY, CANARY_KEY[5:17])

@@ -43,7 +43,7 @@ from tests.support import (
     stdio_env,
 )
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 CREATE = "create_video_to_video"
 CREATE_PATH = "/video_to_video"

@@ -48,7 +48,7 @@ from tests.support import (
     server_process,
 )
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 SOAK_SECONDS = float(os.environ.get("RUNWAY_MCP_SOAK_SECONDS", "60"))
 SOAK_OVER_HTTP = (

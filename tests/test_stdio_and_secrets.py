@@ -19,7 +19,7 @@ from runway_mcp.upstream.client import RunwayClient
 from runway_mcp.upstream.transport import make_http_client
 from tests.support import CANARY_KEY, SEED_ARGUMENTS, VIDEO, make_settings, server_env
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 async def test_the_command_serves_over_stdio_end_to_end(

@@ -117,7 +117,7 @@ async def test_persistent_429_ends_in_a_rate_limit_error_with_a_retry_hint(clien
     assert sandbox.task_ids() == []
 
 
-async def test_create_is_retried_when_the_connection_was_never_established(
+async def test_a_refused_connection_is_reported_at_once_and_blamed_on_the_base_url(
     sandbox: Sandbox, tmp_path: Path, mode: str
 ) -> None:
     with socket.socket() as probe:  # a port nobody listens on
@@ -126,8 +126,9 @@ async def test_create_is_retried_when_the_connection_was_never_established(
     settings = make_settings(f"http://127.0.0.1:{port}", tmp_path, max_retries=2)
     async with Client(build_server(settings), mode=mode) as client:  # type: ignore[arg-type]
         text = error_text(await client.call_tool("create_video_to_video", SEED_ARGUMENTS))
-    assert "could not connect" in text
-    assert "gave up after 3 attempts" in text
+    assert "could not connect (connection refused)" in text
+    assert "gave up" not in text  # a refusal is not retried (tests/test_first_run.py times it)
+    assert "nothing was created" in text and "COMETAPI_BASE_URL" in text
     assert "may or may not" not in text  # it certainly was not created
 
 

@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from runway_mcp import __version__
 
@@ -21,9 +21,25 @@ Configuration comes from environment variables; COMETAPI_KEY is the one you need
 """
 
 
+# Said once on stderr when a person runs the server in a terminal, where it would otherwise look dead.
+WAITING_HINT = (
+    "runway-mcp is waiting for an MCP client on stdin: MCP clients (Claude Desktop, Claude Code, Cursor, VS Code) "
+    "start it themselves. To see it work, run `runway-mcp demo`. Press Ctrl-D (Ctrl-Z, Enter on Windows) to stop."
+)
 TRANSPORTS = ("stdio", "streamable-http", "sse")
 # Distinct names: the sandbox command has --host and --port of its own.
 HTTP_ONLY_OPTIONS = ("http_host", "http_port", "allow_unauthenticated", "byo_key", "stateless")
+
+
+def port_number(text: str) -> int:
+    """A TCP port from the command line; anything else is refused by argparse in one line."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to 65535, not {text!r}")
+    return port
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser, *, default: object) -> None:
@@ -45,7 +61,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser, *, default: object) -> 
     parser.add_argument(
         "--port",
         dest="http_port",
-        type=int,
+        type=port_number,
         default=default,
         help="HTTP: port to listen on (default RUNWAY_MCP_PORT, else 8000)",
     )
@@ -82,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = commands.add_parser(
         "sandbox", help="run the simulated CometAPI upstream on 127.0.0.1 (no key or network needed)"
     )
-    sandbox.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765)")
+    sandbox.add_argument("--port", type=port_number, default=8765, help="port to listen on (default 8765)")
     sandbox.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     commands.add_parser("demo", help="run a complete video edit against an in-process sandbox, printing each step")
     return parser
@@ -102,6 +118,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     command = args.command or "serve"
     if command != "serve" and any(getattr(args, name) for name in ("transport", *HTTP_ONLY_OPTIONS)):
         parser.error(f"serving options apply to serving MCP, not to the {command} command")
+    from runway_mcp.config import SettingsError
+
+    try:
+        run_command(parser, args, command)
+    except SettingsError as exc:  # a configuration the server cannot use: its message, never a traceback
+        exit_with(exc)
+
+
+def exit_with(exc: Exception) -> NoReturn:
+    """End the program with exit code 2 and the message, each line prefixed with the program's name."""
+    for line in str(exc).splitlines():
+        print(f"runway-mcp: {line}", file=sys.stderr, flush=True)
+    raise SystemExit(2) from None
+
+
+def run_command(parser: argparse.ArgumentParser, args: argparse.Namespace, command: str) -> None:
     if command == "sandbox":
         from runway_mcp.sandbox import serve
 
@@ -110,6 +142,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     elif command == "demo":
         from runway_mcp.demo import run_demo
 
+        load_settings()  # the demo brings its own upstream, but a wrong variable is better caught now
         configure_logging("WARNING")
         raise SystemExit(run_demo())
     elif (args.transport or "stdio") == "stdio":
@@ -121,31 +154,29 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment; a bad value ends the program with its message and exit code 2."""
-    from runway_mcp.config import Settings, SettingsError
+    """Settings from the environment; a bad value raises `SettingsError`, which `main` reports in one line each."""
+    from runway_mcp.config import Settings
 
-    try:
-        return Settings.from_env(None, **overrides)
-    except SettingsError as exc:
-        print(f"runway-mcp: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    return Settings.from_env(None, **overrides)
 
 
 def serve_stdio() -> None:
     import anyio
 
-    from runway_mcp.tools.server import build_server
     from runway_mcp.tools.surrogates import run_stdio
 
     # On stdio the one caller is the machine's owner and pays with COMETAPI_KEY: RUNWAY_MCP_BYO_KEY is for HTTP.
     settings = load_settings(byo_key=False)
+    if sys.stdin.isatty():
+        print(WAITING_HINT, file=sys.stderr, flush=True)
+    from runway_mcp.tools.server import build_server
+
     configure_logging(settings.log_level)
     anyio.run(run_stdio, build_server(settings))  # MCPServer.run(), with a request the SDK would drop answered
 
 
 def serve_http(args: argparse.Namespace) -> None:
-    """Serve over HTTP; flags override the environment. Unsafe configurations exit with code 2."""
-    from runway_mcp.config import SettingsError
+    """Serve over HTTP; flags override the environment. Unsafe configurations raise `SettingsError` (exit code 2)."""
     from runway_mcp.remote.app import serve
 
     flags = {
@@ -159,9 +190,6 @@ def serve_http(args: argparse.Namespace) -> None:
     configure_logging(settings.log_level)
     try:
         serve(settings, transport=args.transport, host=host, port=port)
-    except SettingsError as exc:
-        print(f"runway-mcp: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
     except OSError as exc:
         print(f"runway-mcp: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         raise SystemExit(1) from None

@@ -13,11 +13,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Final, Literal
+from types import UnionType
+from typing import Final, Literal, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from annotated_types import Ge, Gt, Le
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from runway_mcp.catalog import DEFAULT_RUNWAY_VERSION, MIN_POLL_INTERVAL_SECONDS, Provider
 
@@ -71,6 +73,8 @@ VARIABLES: Final[dict[str, str]] = {
     "RUNWAY_MCP_MAX_UNCONFIRMED_SESSIONS": "max_unconfirmed_sessions",
 }
 LIST_FIELDS: Final = frozenset({"auth_tokens", "allowed_hosts", "allowed_origins", "request_state_keys"})
+# Fields whose value an error message never repeats.
+SECRET_FIELDS: Final = frozenset({"api_key", "auth_tokens", "request_state_keys", "database_url"})
 
 
 class SettingsError(ValueError):
@@ -122,7 +126,7 @@ def default_ledger_path(data_dir: Path | None = None) -> Path:
 class Settings(BaseModel):
     """Everything the server needs to know about its environment."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
     provider: Provider = "cometapi"
     api_key: SecretStr | None = Field(default=None, description="CometAPI key (or Runway secret).")
@@ -188,22 +192,28 @@ class Settings(BaseModel):
     # The create journal in PostgreSQL, shared by every host (a postgresql:// URL; it may hold a password).
     database_url: SecretStr | None = None
 
+    # A validator's message completes "<VARIABLE> is <value>, but it must ..." (see `explain_invalid`).
     @field_validator("base_url")
     @classmethod
     def _normalise_base_url(cls, value: str) -> str:
         url = normalise_base_url(value)
         if not url.startswith(("https://", "http://")):
-            raise ValueError(f"base URL must start with https:// (or http:// for a local sandbox); got {value!r}")
+            raise ValueError("start with https:// (or http:// for a local sandbox), like https://api.cometapi.com")
         return url
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if value is not None and not (value.startswith(("https://", "http://")) and urlsplit(value).hostname):
+            raise ValueError("be the URL callers reach this server at, like https://mcp.example.com")
+        return value
 
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
-        # The message never repeats the URL: it may carry a password.
         if value is not None and urlsplit(value.get_secret_value()).scheme.lower() not in DATABASE_URL_SCHEMES:
             raise ValueError(
-                f"{DATABASE_URL_ENV} must be a postgresql:// (or postgres://) URL, "
-                "like postgresql://user:password@host:5432/dbname"
+                "be a postgresql:// (or postgres://) URL, like postgresql://user:password@host:5432/dbname"
             )
         return value
 
@@ -215,6 +225,15 @@ class Settings(BaseModel):
     def key_variable(self) -> str:
         """The environment variable a user sets to give this provider's key."""
         return KEY_VARIABLES[self.provider]
+
+    @property
+    def base_url_variable(self) -> str:
+        """The environment variable a user sets to change this provider's base URL."""
+        return BASE_URL_VARIABLES[self.provider]
+
+    def base_url_advice(self) -> str:
+        """What to check when the base URL looks wrong, for error messages."""
+        return f"check {self.base_url_variable} (now {self.base_url}; unset, it is {DEFAULT_BASE_URLS[self.provider]})"
 
     @property
     def upstream_host(self) -> str:
@@ -264,26 +283,34 @@ class Settings(BaseModel):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-        """Build settings from environment variables (documented in the README's table)."""
+        """Build settings from environment variables (documented in the README's table).
+
+        Raises `SettingsError` naming each wrong variable, the value it has and what it must be, one line each.
+        """
         env = os.environ if env is None else env
 
         def get(name: str) -> str | None:
             value = env.get(name, "").strip()
             return value or None
 
-        provider = (get("RUNWAY_MCP_PROVIDER") or "cometapi").lower()
+        raw_provider = get("RUNWAY_MCP_PROVIDER")
+        provider = (raw_provider or "cometapi").lower()
         if provider not in API_PREFIXES:
-            raise SettingsError(f"RUNWAY_MCP_PROVIDER must be 'cometapi' or 'runway' (got {provider!r}).")
+            raise SettingsError(invalid_line("RUNWAY_MCP_PROVIDER", raw_provider, requirement("provider")))
         values: dict[str, object] = {"provider": provider}
+        # Where each field's value came from: (variable, its raw value), for error messages.
+        sources: dict[str, tuple[str, str | None]] = {}
         key = get(KEY_VARIABLES[provider])
         if key is not None:
             values["api_key"] = SecretStr(key)
-        base = get(BASE_URL_VARIABLES[provider]) or DEFAULT_BASE_URLS[provider]
-        values["base_url"] = base
+        base = get(BASE_URL_VARIABLES[provider])
+        values["base_url"] = base or DEFAULT_BASE_URLS[provider]
+        sources["base_url"] = (BASE_URL_VARIABLES[provider], base)
         for variable, name in VARIABLES.items():
             value = get(variable)
             if value is None:
                 continue
+            sources[name] = (variable, value)
             if name in LIST_FIELDS:
                 values[name] = tuple(part.strip() for part in value.split(",") if part.strip())
             else:
@@ -297,14 +324,71 @@ class Settings(BaseModel):
         database_url = get(DATABASE_URL_ENV)
         if database_url is not None:
             values["database_url"] = SecretStr(database_url)  # so a validation error shows it masked
+            sources["database_url"] = (DATABASE_URL_ENV, database_url)
         allowed = get(ALLOWED_DIRS_ENV)
         if allowed is not None:
             try:
                 values["allowed_dirs"] = tuple(default_allowed_roots(allowed))
-            except ValueError as exc:
-                raise SettingsError(str(exc)) from None
+            except ValueError:
+                must = f"list only absolute paths, separated by {os.pathsep!r}"
+                raise SettingsError(invalid_line(ALLOWED_DIRS_ENV, allowed, must)) from None
         values.update(overrides)
         try:
             return cls.model_validate(values)
-        except ValueError as exc:
-            raise SettingsError(f"Invalid configuration: {exc}") from None
+        except ValidationError as exc:
+            raise SettingsError(explain_invalid(exc, sources)) from None
+
+
+def requirement(field: str) -> str:
+    """What a setting accepts, worded to follow "it must": read from its type and bounds, so it cannot drift."""
+    info = Settings.model_fields[field]
+    kind = info.annotation
+    if get_origin(kind) in (Union, UnionType):  # `X | None`: what matters is X
+        kind = next(arg for arg in get_args(kind) if arg is not type(None))
+    if get_origin(kind) is Literal:
+        text = "be one of " + ", ".join(str(choice) for choice in get_args(kind))
+    elif kind is bool:
+        text = "be true or false (1/0, yes/no and on/off work too)"
+    elif kind in (int, float):
+        noun = "a whole number" if kind is int else "a number"
+        low = next((m.ge for m in info.metadata if isinstance(m, Ge)), None)
+        above = next((m.gt for m in info.metadata if isinstance(m, Gt)), None)
+        high = next((m.le for m in info.metadata if isinstance(m, Le)), None)
+        if low is not None and high is not None:
+            text = f"be {noun} from {low} to {high}"
+        elif above is not None:
+            text = f"be {noun} greater than {above}"
+        elif low is not None:
+            text = f"be {noun}, {low} or more"
+        else:
+            text = f"be {noun}"
+    else:
+        text = "be a valid value"
+    default = info.default
+    if isinstance(default, bool):
+        text += f" (default {str(default).lower()})"
+    elif isinstance(default, (int, float, str)):
+        text += f" (default {default:g})" if isinstance(default, float) else f" (default {default})"
+    return text
+
+
+def invalid_line(variable: str, raw: str | None, must: str, *, secret: bool = False) -> str:
+    """One line: the variable, the value it has (never a secret one), and what it must be."""
+    has = "is set to a value not shown here (it may be secret)" if secret else f"is {raw!r}"
+    return f"Invalid configuration: {variable} {has}, but it must {must}."
+
+
+def explain_invalid(exc: ValidationError, sources: Mapping[str, tuple[str, str | None]]) -> str:
+    """A pydantic error as one line per wrong setting, in the words of `invalid_line`: no pydantic text or links."""
+    lines: list[str] = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        variable, raw = sources.get(field, (field, None))
+        if raw is None and field not in SECRET_FIELDS:
+            raw = str(error.get("input"))
+        ctx = error.get("ctx") or {}
+        must = str(ctx["error"]) if error["type"] == "value_error" and "error" in ctx else requirement(field)
+        line = invalid_line(variable, raw, must, secret=field in SECRET_FIELDS)
+        if line not in lines:
+            lines.append(line)
+    return "\n".join(lines)

@@ -3,9 +3,10 @@
 Run it:
     runway-mcp --transport streamable-http --host 127.0.0.1 --port 8000     # endpoint http://127.0.0.1:8000/mcp
     runway-mcp --transport sse                                               # /sse and /messages/, legacy clients
-Under your own uvicorn or gunicorn, with every setting from the environment (RUNWAY_MCP_HOST tells the factory
-which address it is bound to; unset, it is treated as public and authentication is required):
+Under your own uvicorn or gunicorn, with every setting from the environment:
     uvicorn --factory runway_mcp.remote.app:create_app --host 127.0.0.1 --port 8000
+The factory is not told the address it is bound to. RUNWAY_MCP_HOST may say it; unset, and with no authentication
+configured, the app serves only connections that arrive on a loopback address and answers others 403.
 Several workers on one host (one port, a shared RUNWAY_MCP_DATA_DIR for the SQLite ledger):
     export RUNWAY_MCP_AUTH_TOKENS=<token> RUNWAY_MCP_STATELESS=1
     export RUNWAY_MCP_REQUEST_STATE_KEYS=$(python -c "import secrets; print(secrets.token_hex(32))")
@@ -41,13 +42,15 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runway_mcp.catalog import DATA_URI_LIMIT_BYTES, MB
-from runway_mcp.config import Settings, SettingsError
+from runway_mcp.config import Settings, SettingsError, invalid_line
 from runway_mcp.remote.auth import (
     CallerKeyVerifier,
     auth_settings_for,
     check_bind_policy,
+    is_loopback,
     token_verifier_for,
     use_honest_resource_metadata,
 )
@@ -131,7 +134,8 @@ def build_http_server(
     try:
         request_state = RequestStateSecurity(keys=keys) if keys else None
     except ValueError as exc:
-        raise SettingsError(f"RUNWAY_MCP_REQUEST_STATE_KEYS: {exc}") from None
+        must = f"hold keys of 32 bytes or more each ({exc})"
+        raise SettingsError(invalid_line("RUNWAY_MCP_REQUEST_STATE_KEYS", None, must, secret=True)) from None
     if settings.byo_key and settings.api_key is not None:
         logger.info("bring-your-own-key mode: the server's own %s is not used for any caller", settings.key_variable)
     mcp = build_server(
@@ -150,17 +154,60 @@ async def healthz(_request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+class LoopbackOnly:
+    """Serves only connections that arrived on a loopback address; answers any other with 403.
+
+    Guards the app factory run by someone else's server without authentication: it is not told the address
+    it is bound to, so each connection's own local address (the ASGI `server`) decides.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        local = scope.get("server")
+        if scope["type"] != "lifespan" and not (local and is_loopback(str(local[0]))):
+            logger.warning(
+                "refused a connection to %s: without authentication only loopback addresses are served", local
+            )
+            refusal = JSONResponse({"error": UNAUTHENTICATED_REMOTE_REFUSAL}, status_code=403)
+            await refusal(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+UNAUTHENTICATED_REMOTE_REFUSAL: Final = (
+    "This server has no authentication configured, so it only serves connections to a loopback address "
+    "(127.0.0.1, ::1). Set RUNWAY_MCP_AUTH_TOKENS (or RUNWAY_MCP_BYO_KEY=1) to serve other addresses."
+)
+
+
 def create_app(
     settings: Settings | None = None, *, transport: Transport = "streamable-http", host: str | None = None
 ) -> Starlette:
     """The ASGI app serving MCP over HTTP (`uvicorn --factory runway_mcp.remote.app:create_app`).
 
     Settings default to the environment; `host` (default RUNWAY_MCP_HOST) is the address it is bound to,
-    which decides whether it may run without authentication. Raises `SettingsError` when it may not.
+    which decides whether it may run without authentication; unknown, and without authentication, only
+    loopback connections are served (`LoopbackOnly`). Raises `SettingsError` when it may not run; as the
+    factory (no settings given) it says why in one line on stderr and exits with code 2 instead, since the
+    server running it would print a traceback.
     """
-    settings = Settings.from_env() if settings is None else settings
-    host = settings.http_host if host is None else host
-    check_bind_policy(settings, host)
+    if settings is not None:
+        return _create_app(settings, transport, settings.http_host if host is None else host)
+    try:
+        settings = Settings.from_env()
+        return _create_app(settings, transport, settings.http_host if host is None else host)
+    except SettingsError as exc:
+        from runway_mcp.cli import exit_with
+
+        exit_with(exc)
+
+
+def _create_app(settings: Settings, transport: Transport, host: str | None) -> Starlette:
+    guard = host is None and not (settings.byo_key or settings.auth_tokens or settings.allow_unauthenticated)
+    # With the address unknown, LoopbackOnly stands in for the refusal a public bind would get.
+    check_bind_policy(settings, "127.0.0.1" if guard else host)
     verifier = token_verifier_for(settings)
     mcp = build_http_server(settings, transport, host, verifier)
     security = transport_security_for(settings, host)
@@ -189,6 +236,9 @@ def create_app(
     add_guards(app, settings)
     if isinstance(verifier, CallerKeyVerifier):
         close_with_app(app, verifier.aclose)
+    if guard:
+        logger.info("no authentication and RUNWAY_MCP_HOST unset: serving connections to loopback addresses only")
+        app.add_middleware(LoopbackOnly)
     return app
 
 

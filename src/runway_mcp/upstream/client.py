@@ -8,6 +8,8 @@ Retry policy (see the reference's "Errors"):
   ever established) or the upstream explicitly refused it with 429. After a timeout, a dropped
   connection or a 5xx it may already have created a billed task, so it is never repeated: the
   error says so.
+- A connection refused, or a host name that does not exist, is not repeated at all: it is almost
+  always a wrong base URL, and it is reported at once, naming the variable to check.
 
 How an answer becomes a value or an error is `runway_mcp.upstream.responses`; the HTTP clients
 themselves are built in `runway_mcp.upstream.transport`. In bring-your-own-key mode the caller's key
@@ -20,6 +22,7 @@ import json
 import logging
 import math
 import random
+import socket
 import time
 from collections.abc import AsyncIterable, Callable, Mapping
 from typing import Any, Final, Protocol
@@ -47,6 +50,25 @@ logger = logging.getLogger("runway_mcp.upstream.client")
 # Errors raised before a single byte of the request could have left this machine.
 NEVER_SENT_ERRORS: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 BACKOFF_CAP_SECONDS: Final = 8.0
+# getaddrinfo's answers that mean the name does not exist (not that the resolver is briefly unavailable).
+UNKNOWN_HOST_CODES: Final = frozenset(
+    getattr(socket, name) for name in ("EAI_NONAME", "EAI_NODATA") if hasattr(socket, name)
+)
+
+
+def connect_failure(exc: BaseException) -> str | None:
+    """ "connection refused" or "unknown host" when `exc` was caused by one of them, else None.
+
+    Neither gets better by waiting a few seconds, so neither is retried.
+    """
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, socket.gaierror) and cause.errno in UNKNOWN_HOST_CODES:
+            return "unknown host"
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 class StreamingBody(Protocol):
@@ -189,6 +211,8 @@ class RunwayClient:
                 )
             except NEVER_SENT_ERRORS as exc:
                 failure: UpstreamError = UnavailableError(self._transport_message(exc, sent=False))
+                if connect_failure(exc):
+                    raise failure from None
             except httpx.TransportError as exc:
                 if create:
                     raise AmbiguousCreateError(self._transport_message(exc, sent=True)) from None
@@ -231,13 +255,17 @@ class RunwayClient:
         )
 
     def _transport_message(self, exc: httpx.TransportError, *, sent: bool) -> str:
-        if isinstance(exc, httpx.TimeoutException):
-            what = "timed out"
-        elif isinstance(exc, NEVER_SENT_ERRORS):
-            what = "could not connect"
-        else:
-            what = "lost the connection"
-        message = f"The request to the upstream ({host_of(self._settings.base_url)}) {what} ({type(exc).__name__})."
+        host = host_of(self._settings.base_url)
+        if isinstance(exc, NEVER_SENT_ERRORS):
+            definite = connect_failure(exc)
+            advice = self._settings.base_url_advice()
+            return (
+                f"The request to the upstream ({host}) could not connect ({definite or type(exc).__name__}). It "
+                "never left this machine, so nothing was created and nothing was spent. "
+                + (f"The base URL is probably wrong: {advice}." if definite else f"If this persists, {advice}.")
+            )
+        what = "timed out" if isinstance(exc, httpx.TimeoutException) else "lost the connection"
+        message = f"The request to the upstream ({host}) {what} ({type(exc).__name__})."
         if sent:
             message += (
                 " The create request may have reached the upstream, so the task may or may not have been "

@@ -97,11 +97,13 @@ def check_answer(
             "which is not an API answer (a gateway or proxy problem).",
             status=status,
         )
+    if status in (404, 405) and not optional_route and _names_no_route(payload, task_id):
+        raise _wrong_route_error(status, payload, settings, redact)
     if 300 <= status < 400:
         location = answer.headers.get("location", "")
         raise BadResponseError(
             f"The upstream answered with a redirect (HTTP {status} to {host_of(location)}). This usually "
-            f"means the base URL is wrong: check COMETAPI_BASE_URL (now {settings.base_url}).",
+            f"means the base URL is wrong: {settings.base_url_advice()}.",
             status=status,
         )
     if isinstance(payload, _NotJson):
@@ -126,6 +128,26 @@ def host_of(url: str) -> str:
         return httpx.URL(url).host or "unknown host"
     except (httpx.InvalidURL, TypeError):
         return "unknown host"
+
+
+def _names_no_route(payload: Any, task_id: str | None) -> bool:
+    """Whether a 404/405 says the route itself does not exist (a wrong base URL), not that a task does not.
+
+    A create route always exists, an API never answers with a web page, and CometAPI's gateway says
+    "Invalid URL (METHOD /path)" for a path it does not serve; a task read's JSON 404 may mean the task.
+    """
+    if task_id is None or isinstance(payload, _NotJson):
+        return True
+    return _error_detail(payload).startswith("Invalid URL")
+
+
+def _wrong_route_error(status: int, payload: Any, settings: Settings, redact: Callable[[str], str]) -> BadResponseError:
+    detail = "a web page" if isinstance(payload, _NotJson) else redact(_error_detail(payload)) or "no detail"
+    return BadResponseError(
+        f"The upstream has no such route (HTTP {status}: {detail}), so the base URL is probably wrong: "
+        f"{settings.base_url_advice()}. Nothing was created.",
+        status=status,
+    )
 
 
 def _not_json_error(answer: Answer, payload: _NotJson, settings: Settings, *, optional_route: bool) -> UpstreamError:
