@@ -46,7 +46,11 @@ def confirm_spend_resolver(endpoint: Endpoint) -> Any:
             return IN_PLAYER_CONFIRMATION if client_supports_apps(ctx) else UNSUPPORTED_CONFIRMATION
         name = model or DEFAULT_MODELS[endpoint]
         spec = get_model(endpoint, name)
-        cost = estimate(spec).basis if spec else "unknown"
+        if spec is not None and spec.length_from is not None and spec.credits_per_second is not None:
+            # The clip is measured when the request is built, after this question: say the rate, not "unknown".
+            cost = f"{spec.credits_per_second:g} credits per second of the clip in {spec.length_from}"
+        else:
+            cost = estimate(spec).basis if spec else "unknown"
         return Elicit(
             f"Create a paid Runway {endpoint.value} task with {name}? "
             f"Cost: {cost} (Runway list price; CometAPI bills its own).",
