@@ -39,6 +39,7 @@ FINISH_FUNCTION: Final = "runway_mcp_journal_finish_v1"
 FastDecision = Literal["proceed", "taken", "cap"]
 # SQLSTATE classes of a connection that is gone: connection exceptions, and the server shutting it down.
 LOST_CONNECTION_STATES: Final = ("08", "57P")
+POOL_MAX_SIZE: Final = 4
 
 # S608: the only interpolation is BEGIN_FUNCTION, a constant; every value goes in as a parameter.
 _DEFINITION: Final = f"""
@@ -130,7 +131,7 @@ class FastPath:
             "prepare_threshold": None,
         }
         pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
-            url, kwargs=kwargs, min_size=1, max_size=4, open=False, timeout=connect_timeout, name="runway-mcp-fast"
+            url, kwargs=kwargs, min_size=1, max_size=POOL_MAX_SIZE, open=False, timeout=connect_timeout, name="runway-mcp-fast"
         )
         try:
             await pool.open(wait=True, timeout=connect_timeout)
@@ -191,8 +192,9 @@ class FastPath:
         await self._pool.close()
 
     async def _execute(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        """Run one idempotent statement; once more on a fresh connection if the connection was lost."""
-        for attempt in (1, 2):
+        """Run one idempotent statement; again on another connection while the one used was lost."""
+        tries = POOL_MAX_SIZE + 1  # each pooled connection may have been cut (a restart cuts them all)
+        for attempt in range(1, tries + 1):
             async with self._pool.connection() as conn:
                 try:
                     cursor = await conn.execute(sql, params)
@@ -201,6 +203,6 @@ class FastPath:
                     # A lost connection (a restart, an administrator's cut, a proxy's idle timeout): once more.
                     # A lock wait that timed out, or any other refusal on a live connection, is the answer.
                     lost = conn.broken or (exc.sqlstate or "").startswith(LOST_CONNECTION_STATES)
-                    if attempt == 2 or not lost:
+                    if attempt == tries or not lost:
                         raise
         raise AssertionError("unreachable")  # pragma: no cover
