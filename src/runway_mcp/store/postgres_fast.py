@@ -131,7 +131,13 @@ class FastPath:
             "prepare_threshold": None,
         }
         pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
-            url, kwargs=kwargs, min_size=1, max_size=POOL_MAX_SIZE, open=False, timeout=connect_timeout, name="runway-mcp-fast"
+            url,
+            kwargs=kwargs,
+            min_size=1,
+            max_size=POOL_MAX_SIZE,
+            open=False,
+            timeout=connect_timeout,
+            name="runway-mcp-fast",
         )
         try:
             await pool.open(wait=True, timeout=connect_timeout)
