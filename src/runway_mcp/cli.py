@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
-import logging
+import os
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-from runway_mcp import __version__
-
+TYPE_CHECKING = False  # typing, like argparse and logging, would cost the stdio front milliseconds
 if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+
     from runway_mcp.config import Settings
 
 DESCRIPTION = """\
@@ -73,6 +72,10 @@ def add_serve_arguments(parser: argparse.ArgumentParser, *, default: object) -> 
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
+    from runway_mcp import __version__
+
     parser = argparse.ArgumentParser(prog="runway-mcp", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     add_serve_arguments(parser, default=None)
@@ -90,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def configure_logging(level: str) -> None:
     """Logs go to stderr: on stdio, stdout carries the protocol and nothing else."""
+    import logging
+
     logging.basicConfig(
         stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
@@ -97,6 +102,10 @@ def configure_logging(level: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    if argv is None and len(sys.argv) == 1:
+        # The bare command, as a client starts it: serve stdio at once (argparse would only find the defaults).
+        serve_stdio()
+        return
     parser = build_parser()
     args = parser.parse_args(argv)
     command = args.command or "serve"
@@ -132,12 +141,21 @@ def load_settings(**overrides: object) -> Settings:
 
 
 def serve_stdio() -> None:
+    """Serve stdio; the front (standard library only) answers the client's first requests while the SDK loads."""
+    from runway_mcp.front.front import start_front
+
+    front = start_front(os.environ)
     from runway_mcp.tools.server import build_server
 
     # On stdio the one caller is the machine's owner and pays with COMETAPI_KEY: RUNWAY_MCP_BYO_KEY is for HTTP.
     settings = load_settings(byo_key=False)
     configure_logging(settings.log_level)
-    build_server(settings).run()
+    if front is None:
+        build_server(settings).run()
+        return
+    from runway_mcp.front.handover import serve
+
+    serve(front, settings, build_server, os.environ)
 
 
 def serve_http(args: argparse.Namespace) -> None:

@@ -68,6 +68,11 @@ VARIABLES: Final[dict[str, str]] = {
     "RUNWAY_MCP_REQUEST_STATE_KEYS": "request_state_keys",
 }
 LIST_FIELDS: Final = frozenset({"auth_tokens", "allowed_hosts", "allowed_origins", "request_state_keys"})
+# Variables whose values are secrets: a key, a database URL (it may hold a password), bearer tokens, the keys that
+# seal request state. Whatever records the configuration (the stdio manifest) records only whether they are set.
+SECRET_VARIABLES: Final = frozenset(
+    {*KEY_VARIABLES.values(), DATABASE_URL_ENV, "RUNWAY_MCP_AUTH_TOKENS", "RUNWAY_MCP_REQUEST_STATE_KEYS"}
+)
 
 
 class SettingsError(ValueError):

@@ -10,6 +10,7 @@ from mcp.server import MCPServer
 from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.request_state import RequestStateSecurity
+from mcp.server.subscriptions import SubscriptionBus
 
 from runway_mcp import __version__
 from runway_mcp.catalog import EPHEMERAL_UPLOAD_LIMIT_BYTES
@@ -82,10 +83,13 @@ def build_server(
     token_verifier: TokenVerifier | None = None,
     auth: AuthSettings | None = None,
     request_state_security: RequestStateSecurity | None = None,
+    subscriptions: SubscriptionBus | None = None,
 ) -> MCPServer[AppContext]:
     """An MCP server for these settings. The HTTP client is opened and closed by its lifespan.
 
-    The keyword arguments only matter over HTTP (`runway_mcp.remote.app` passes them) and go to the SDK as they are.
+    The keyword arguments go to the SDK as they are: the first three only matter over HTTP
+    (`runway_mcp.remote.app` passes them); `subscriptions` is the bus the stdio front announces
+    list changes on (`runway_mcp.front.handover`).
     """
 
     quiet_transport_loggers()
@@ -122,6 +126,7 @@ def build_server(
         token_verifier=token_verifier,
         auth=auth,
         request_state_security=request_state_security,
+        subscriptions=subscriptions,
         tools=tools.build(settings.schema_cache_dir()),
     )
     register_models_resource(mcp)
