@@ -90,10 +90,10 @@ class Stdio:
         self.lines.append(line)
         return line
 
-    async def answers(self, ids: list[Any], timeout: float = 60) -> dict[Any, bytes]:
+    async def answers(self, ids: list[Any]) -> dict[Any, bytes]:
         """Read lines until every id in `ids` is answered; the answer lines by id (a repeat fails)."""
         found: dict[Any, bytes] = {}
-        with anyio.fail_after(timeout):
+        with anyio.fail_after(60):
             while not set(ids) <= set(found):
                 line = await self.line()
                 answer = json.loads(line)
@@ -412,14 +412,10 @@ def test_the_front_finds_the_schema_cache_directory_as_settings_do(
 
 def test_every_secret_variable_is_kept_only_as_present_or_not() -> None:
     """The variables feeding SecretStr settings are SECRET_VARIABLES, which the manifest records by presence only."""
-    from pydantic import SecretStr
-
     from runway_mcp import config
     from runway_mcp.front.handover import configuration_variables
 
-    secret_fields = {
-        name for name, info in Settings.model_fields.items() if "SecretStr" in str(info.annotation) or info.annotation is SecretStr
-    }
+    secret_fields = {name for name, info in Settings.model_fields.items() if "SecretStr" in str(info.annotation)}
     assert secret_fields == {"api_key", "auth_tokens", "request_state_keys", "database_url"}
     fed_by = {variable for variable, name in config.VARIABLES.items() if name in secret_fields}
     assert fed_by | set(config.KEY_VARIABLES.values()) | {config.DATABASE_URL_ENV} <= config.SECRET_VARIABLES

@@ -169,5 +169,5 @@ class Watch:
             return
         try:
             self._save(self.manifest)
-        except Exception:  # a manifest that cannot be written only costs the next start its speed
-            logger.info("could not write the stdio manifest", exc_info=True)
+        except OSError as exc:  # a manifest that cannot be written only costs the next start its speed
+            logger.info("could not write the stdio manifest: %s", exc.strerror or type(exc).__name__)
