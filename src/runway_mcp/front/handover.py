@@ -23,9 +23,9 @@ from mcp.server.subscriptions import (
 )
 
 from runway_mcp.config import SECRET_VARIABLES, Settings
-from runway_mcp.front.front import Front
+from runway_mcp.front.front import ANSWERED, Front
 from runway_mcp.front.manifest import PLATFORM_VARIABLES, Manifest
-from runway_mcp.front.streams import Inbound, Outbound, install, release_stdio
+from runway_mcp.front.streams import Inbound, Outbound, install
 from runway_mcp.front.watch import Watch
 
 if TYPE_CHECKING:
@@ -82,9 +82,7 @@ def _log_front(front: Front, answered: list[str]) -> None:
     for level, note in front.manifest.notes:
         logger.log(logging.WARNING if level == "warning" else logging.INFO, "%s", note)
     if answered:
-        logger.debug(
-            "answered %d requests from the stdio manifest before the SDK was ready: %s", len(answered), answered
-        )
+        logger.debug("answered %d requests %s: %s", len(answered), ANSWERED, answered)
 
 
 def serve(
@@ -128,5 +126,6 @@ def serve(
     try:
         server.run()
     finally:
+        # The private descriptors stay open: a worker thread may still be blocked reading one (as the SDK's
+        # transport keeps its own copies open for the same reason), and the process is ending.
         restore()
-        release_stdio(front.in_fd, front.out_fd)

@@ -78,7 +78,7 @@ def claim_stdio() -> tuple[int, int] | None:
 
 
 def release_stdio(in_fd: int, out_fd: int) -> None:
-    """Point fds 0 and 1 back at the wire and close the private copies."""
+    """Point fds 0 and 1 back at the wire and close the private copies (only while nothing reads them)."""
     for fd, private in ((0, in_fd), (1, out_fd)):
         try:
             os.dup2(private, fd)
