@@ -198,10 +198,11 @@ async def test_the_fronts_answers_are_the_sdks_byte_for_byte(
     assert json.loads(fronted[99])["result"]["isError"] is False  # the tool call, after the hand-over
 
 
+@pytest.mark.parametrize("era", ["legacy-2025-11-25", "modern"])
 async def test_a_manifest_of_another_version_or_configuration_is_not_used(
-    sandbox: Sandbox, sandbox_server: SandboxServer, tmp_path: Path
+    sandbox: Sandbox, sandbox_server: SandboxServer, tmp_path: Path, era: str
 ) -> None:
-    session = static_session("legacy-2025-11-25")
+    session = static_session(era)
     cache = tmp_path / "cache"
     env = env_for(sandbox_server, tmp_path, cache)
     sdk = await run_session(env_for(sandbox_server, tmp_path, "off"), tmp_path / "sdk.log", session)
