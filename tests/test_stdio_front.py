@@ -440,16 +440,24 @@ async def test_the_sdk_serves_stdio_buffers_that_are_not_fds_0_and_1(monkeypatch
     def hello() -> str:
         return "hi"
 
-    lines = [*opening("legacy-2025-11-25"), request(2, "tools/list", era="legacy")]
-    inbound = io.BytesIO(b"".join(json.dumps(m).encode() + b"\n" for m in lines))
+    read_end, write_end = os.pipe()
     outbound = io.BytesIO()
     outbound.close = lambda: None  # type: ignore[method-assign]
-    monkeypatch.setattr(sys, "stdin", StandIn(sys.stdin, inbound))  # type: ignore[arg-type]
+    monkeypatch.setattr(sys, "stdin", StandIn(sys.stdin, io.FileIO(read_end, "rb")))  # type: ignore[arg-type]
     monkeypatch.setattr(sys, "stdout", StandIn(sys.stdout, outbound))  # type: ignore[arg-type]
     fds = (os.fstat(0), os.fstat(1))
+    lines = [*opening("legacy-2025-11-25"), request(2, "tools/list", era="legacy")]
+    os.write(write_end, b"".join(json.dumps(m).encode() + b"\n" for m in lines))
+
+    def answers() -> dict[Any, Any]:
+        return {m["id"]: m for m in map(json.loads, outbound.getvalue().splitlines())}
+
     with anyio.fail_after(20):
-        await server.run_stdio_async()
-    answers = {m["id"]: m for m in map(json.loads, outbound.getvalue().splitlines())}
-    assert answers[1]["result"]["serverInfo"]["name"] == "pin"
-    assert [t["name"] for t in answers[2]["result"]["tools"]] == ["hello"]
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(server.run_stdio_async)
+            while len(answers()) < 2:
+                await anyio.sleep(0.01)
+            os.close(write_end)  # end of input: the server returns
+    assert answers()[1]["result"]["serverInfo"]["name"] == "pin"
+    assert [t["name"] for t in answers()[2]["result"]["tools"]] == ["hello"]
     assert (os.fstat(0), os.fstat(1)) == fds  # neither descriptor was diverted
