@@ -40,7 +40,8 @@ if TYPE_CHECKING:
 
 READ_SIZE = 1 << 16
 ANSWERED = "from the stdio manifest before the SDK was ready"
-# While the front serves, the SDK imports on the main thread: let the front have the interpreter soon.
+# While the front answers, the SDK imports on the main thread: a client's request should not wait the
+# default 5 ms for the interpreter. Restored as soon as the front stops answering.
 FRONT_SWITCH_INTERVAL = 0.001
 
 
@@ -112,7 +113,6 @@ class Front:
             self._stopped.acquire()
             self._out.put(None)
             self._running = False
-            sys.setswitchinterval(self._switch_interval)
         os.close(self._wake_read)
         os.close(self._wake_write)
         return Handover(bytes(self._replay), self._live, self._sent, self.session, self._answered, self._answers_out)
@@ -133,6 +133,7 @@ class Front:
         try:
             self._serve()
         finally:
+            sys.setswitchinterval(self._switch_interval)
             self._stopped.release()
 
     def _serve(self) -> None:
