@@ -23,6 +23,7 @@ import _thread
 import json
 import os
 import select
+import stat
 import sys
 
 try:
@@ -213,6 +214,15 @@ def start_front(environ: Mapping[str, str] = os.environ) -> Front | None:
     if fds is None:
         return None
     front = Front(manifest, *fds, debug=environ.get("RUNWAY_MCP_LOG_LEVEL", "").strip().upper() == "DEBUG")
-    if manifest.answers:
+    if manifest.answers and _pollable(fds[0]):
         front.start()
     return front
+
+
+def _pollable(fd: int) -> bool:
+    """A pipe, a socket or a file, as clients give: poll() on a terminal is unreliable on some systems."""
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISREG(mode)
