@@ -4,7 +4,8 @@
 #      tutorials show) and @modelcontextprotocol/inspector --cli (v2, its maintained successor, which also
 #      checks the tool schemas' portability with --strict); v2 also over streamable HTTP;
 #   2. the 1.x Python SDK (mcp<2, what most MCP hosts still ship) in a virtualenv of its own, running
-#      .ci/mcp1_client.py.
+#      .ci/mcp1_client.py twice: the second start is answered first by the stdio front (runway_mcp.front).
+# Every Inspector call but the first of each also starts with the front answering.
 # Needs node >= 18 with npm (the npm registry) and python3 >= 3.11 with venv and pip (PyPI), plus this
 # checkout's .venv (made by .ci/run; override with PYTHON=/path/to/python). Everything it installs or starts
 # lives in a temporary directory and is removed on exit, whatever the outcome. Exits non-zero on any mismatch.
@@ -223,5 +224,11 @@ section "The 1.x Python SDK (mcp<2) in its own virtualenv"
 "$WORK/mcp1-venv/bin/python" -c 'import importlib.metadata as m; print("mcp", m.version("mcp"))'
 SERVER_PYTHON="$PYTHON" SANDBOX_URL="$SANDBOX_URL" DATA_DIR="$WORK/mcp1-data" \
     "$WORK/mcp1-venv/bin/python" .ci/mcp1_client.py 2>"$WORK/mcp1-client.log"
+# Again with the same data directory: the first start left the stdio manifest, so this time the server's front
+# answers initialize and tools/list before the SDK has loaded, and hands the session over for the rest.
+compgen -G "$WORK/mcp1-data/cache/stdio-manifest-*.json" >/dev/null || fail "the first start wrote no stdio manifest"
+echo "again, answered first by the stdio front from the manifest the first start wrote:"
+SERVER_PYTHON="$PYTHON" SANDBOX_URL="$SANDBOX_URL" DATA_DIR="$WORK/mcp1-data" \
+    "$WORK/mcp1-venv/bin/python" .ci/mcp1_client.py 2>>"$WORK/mcp1-client.log"
 
 section "All third-party clients passed in $((SECONDS - STARTED)) s"

@@ -363,6 +363,12 @@ async def in_memory_server(settings: Settings) -> AsyncIterator[Client]:
         yield client
 
 
+async def until_serving(client: Client) -> None:
+    """Return once runway-mcp's SDK itself answers: its stdio front may have answered the handshake and
+    tools/list from the manifest while the SDK was still loading, but never a resource read."""
+    await client.read_resource("runway://models")
+
+
 # Tool calls ---------------------------------------------------------------------------------------
 
 

@@ -28,6 +28,7 @@ from benchmarks.harness import (
     server_env,
     stdio_server,
     succeeded_task,
+    until_serving,
     write_mp4,
 )
 
@@ -59,6 +60,7 @@ async def run(options: RunOptions) -> ScenarioResult:
 
         async with stdio_server(runway_mcp_params(env), options.errlog) as server:
             await server.client.list_tools()
+            await until_serving(server.client)
             idle = memory_status(server.pid)
             task_id = await succeeded_task(server.client)
             before_gets = memory_status(server.pid)

@@ -432,10 +432,12 @@ class StdioServer:
         return result
 
     async def initialize(self) -> None:
-        """The initialize handshake."""
+        """The initialize handshake, then a resource read: the stdio front may answer the handshake from its
+        manifest before the SDK has loaded, never a read, so this returns once the server itself serves."""
         client = {"name": "tests", "version": "0"}
         await self.request("initialize", {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": client})
         await self._write({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        await self.request("resources/read", {"uri": "runway://models"})
 
     async def start_tool_call(self, name: str, arguments: dict[str, Any]) -> int:
         """Send a tools/call without waiting; returns its request id."""

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
-import logging
+import os
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, NoReturn
 
-from runway_mcp import __version__
-
+TYPE_CHECKING = False  # typing, like argparse and logging, would cost the stdio front milliseconds
 if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+    from typing import NoReturn
+
     from runway_mcp.config import Settings
 
 DESCRIPTION = """\
@@ -33,6 +33,8 @@ HTTP_ONLY_OPTIONS = ("http_host", "http_port", "allow_unauthenticated", "byo_key
 
 def port_number(text: str) -> int:
     """A TCP port from the command line; anything else is refused by argparse in one line."""
+    import argparse
+
     try:
         port = int(text)
     except ValueError:
@@ -89,6 +91,10 @@ def add_serve_arguments(parser: argparse.ArgumentParser, *, default: object) -> 
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
+    from runway_mcp import __version__
+
     parser = argparse.ArgumentParser(prog="runway-mcp", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     add_serve_arguments(parser, default=None)
@@ -106,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def configure_logging(level: str) -> None:
     """Logs go to stderr: on stdio, stdout carries the protocol and nothing else."""
+    import logging
+
     logging.basicConfig(
         stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
@@ -113,6 +121,17 @@ def configure_logging(level: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    if argv is None and len(sys.argv) == 1:
+        # The bare command, as a client starts it: serve stdio at once (argparse would only find the defaults).
+        try:
+            serve_stdio()
+        except Exception as exc:  # config (pydantic) is imported only now: the front starts before it
+            from runway_mcp.config import SettingsError
+
+            if isinstance(exc, SettingsError):  # a configuration the server cannot use: its message, no traceback
+                exit_with(exc)
+            raise
+        return
     parser = build_parser()
     args = parser.parse_args(argv)
     command = args.command or "serve"
@@ -161,9 +180,10 @@ def load_settings(**overrides: object) -> Settings:
 
 
 def serve_stdio() -> None:
-    import anyio
+    """Serve stdio; the front (standard library only) answers the client's first requests while the SDK loads."""
+    from runway_mcp.front.front import start_front
 
-    from runway_mcp.tools.surrogates import run_stdio
+    front = start_front(os.environ)
 
     # On stdio the one caller is the machine's owner and pays with COMETAPI_KEY: RUNWAY_MCP_BYO_KEY is for HTTP.
     settings = load_settings(byo_key=False)
@@ -172,7 +192,16 @@ def serve_stdio() -> None:
     from runway_mcp.tools.server import build_server
 
     configure_logging(settings.log_level)
-    anyio.run(run_stdio, build_server(settings))  # MCPServer.run(), with a request the SDK would drop answered
+    if front is None:
+        import anyio
+
+        from runway_mcp.tools.surrogates import run_stdio
+
+        anyio.run(run_stdio, build_server(settings))  # MCPServer.run(), with a request the SDK would drop answered
+        return
+    from runway_mcp.front.handover import serve
+
+    serve(front, settings, build_server, os.environ)
 
 
 def serve_http(args: argparse.Namespace) -> None:

@@ -75,6 +75,11 @@ VARIABLES: Final[dict[str, str]] = {
 LIST_FIELDS: Final = frozenset({"auth_tokens", "allowed_hosts", "allowed_origins", "request_state_keys"})
 # Fields whose value an error message never repeats.
 SECRET_FIELDS: Final = frozenset({"api_key", "auth_tokens", "request_state_keys", "database_url"})
+# Variables whose values are secrets: a key, a database URL (it may hold a password), bearer tokens, the keys that
+# seal request state. Whatever records the configuration (the stdio manifest) records only whether they are set.
+SECRET_VARIABLES: Final = frozenset(
+    {*KEY_VARIABLES.values(), DATABASE_URL_ENV, "RUNWAY_MCP_AUTH_TOKENS", "RUNWAY_MCP_REQUEST_STATE_KEYS"}
+)
 
 
 class SettingsError(ValueError):

@@ -12,6 +12,7 @@ from mcp.server import MCPServer
 from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.request_state import RequestStateSecurity
+from mcp.server.subscriptions import SubscriptionBus
 
 from runway_mcp import __version__
 from runway_mcp.catalog import EPHEMERAL_UPLOAD_LIMIT_BYTES
@@ -87,10 +88,13 @@ def build_server(
     token_verifier: TokenVerifier | None = None,
     auth: AuthSettings | None = None,
     request_state_security: RequestStateSecurity | None = None,
+    subscriptions: SubscriptionBus | None = None,
 ) -> MCPServer[AppContext]:
     """An MCP server for these settings. The HTTP client is opened and closed by its lifespan.
 
-    The keyword arguments only matter over HTTP (`runway_mcp.remote.app` passes them) and go to the SDK as they are.
+    The keyword arguments go to the SDK as they are: the first three only matter over HTTP
+    (`runway_mcp.remote.app` passes them); `subscriptions` is the bus the stdio front announces
+    list changes on (`runway_mcp.front.handover`).
     """
 
     quiet_transport_loggers()
@@ -137,6 +141,7 @@ def build_server(
         tools=bind_player(tools.build(settings.schema_cache_dir())),
         extensions=[player_extension(settings)],
         middleware=[hide_apps_from_other_clients],
+        subscriptions=subscriptions,
     )
     mcp.middleware.append(refuse_marked)  # answers requests refused for a lone surrogate (see tools/surrogates.py)
     register_models_resource(mcp)
