@@ -183,11 +183,12 @@ def serve_stdio() -> None:
     """Serve stdio; the front (standard library only) answers the client's first requests while the SDK loads."""
     from runway_mcp.front.front import start_front
 
+    in_terminal = os.isatty(0)  # asked first: the front moves the client's stdin off descriptor 0
     front = start_front(os.environ)
 
     # On stdio the one caller is the machine's owner and pays with COMETAPI_KEY: RUNWAY_MCP_BYO_KEY is for HTTP.
     settings = load_settings(byo_key=False)
-    if sys.stdin.isatty():
+    if in_terminal:
         print(WAITING_HINT, file=sys.stderr, flush=True)
     from runway_mcp.tools.server import build_server
 
