@@ -69,11 +69,11 @@ SECONDS: Final = "Seconds."
 
 
 def _count(*, maximum: int | None = None, choices: tuple[int, ...] = ()) -> Param:
-    return Param("output_count", "outputCount", "integer", minimum=1, maximum=maximum, choices=choices, about="Images.")
+    return Param("output_count", "outputCount", "integer", minimum=1, maximum=maximum, choices=choices, advanced=True)
 
 
-def _level(name: str, wire: str, about: str, low: int = 0, high: int = 100) -> Param:
-    return Param(name, wire, "integer", minimum=low, maximum=high, about=about)
+def _level(name: str, wire: str, low: int = 0, high: int = 100) -> Param:
+    return Param(name, wire, "integer", minimum=low, maximum=high, advanced=True)
 
 
 def _seconds(low: int, high: int, *, required: bool = False, choices: tuple[int, ...] = ()) -> Param:
@@ -93,7 +93,7 @@ def _direct(name: str, endpoint: Endpoint, summary: str, *params: Param, **extra
     return ModelSpec(name=name, endpoint=endpoint, summary=summary, params=params, providers=("runway",), **extra)  # type: ignore[arg-type]
 
 
-OUTPUT_FORMAT_IMAGE: Final = Param("output_format", "outputFormat", "choice", choices=("png", "jpeg"))
+OUTPUT_FORMAT_IMAGE: Final = Param("output_format", "outputFormat", "choice", choices=("png", "jpeg"), advanced=True)
 
 _IMAGES: Final = (
     _direct(
@@ -102,8 +102,8 @@ _IMAGES: Final = (
         "OpenAI GPT Image 2 through Runway: images up to 4K, 1-10 per request.",
         prompt_param(None, IMAGE_PROMPT),
         ratio_param(GPT_IMAGE_RATIOS, required=True),
-        Param("quality", "quality", "choice", choices=("low", "medium", "high", "auto")),
-        Param("background", "background", "choice", choices=("opaque", "auto")),
+        Param("quality", "quality", "choice", choices=("low", "medium", "high", "auto"), advanced=True),
+        Param("background", "background", "choice", choices=("opaque", "auto"), advanced=True),
         _count(maximum=10),
     ),
     _direct(
@@ -213,8 +213,8 @@ _VIDEOS: Final = (
     ),
 )
 
-SHARPEN: Final = _level("sharpen", "sharpen", "Sharpening.")
-GRAIN: Final = _level("smart_grain", "smartGrain", "Film grain.")
+SHARPEN: Final = _level("sharpen", "sharpen")
+GRAIN: Final = _level("smart_grain", "smartGrain")
 
 _UPSCALES: Final = (
     _direct(
@@ -222,22 +222,22 @@ _UPSCALES: Final = (
         Endpoint.VIDEO_UPSCALE,
         "Magnific's creative video upscaler through Runway: to 720p-4k, adding detail.",
         media_param("video_uri", "videoUri", "video", "The video to upscale"),
-        Param("resolution", "resolution", "choice", choices=("720p", "1k", "2k", "4k")),
-        _level("creativity", "creativity", "How much detail to invent."),
+        Param("resolution", "resolution", "choice", choices=("720p", "1k", "2k", "4k"), advanced=True),
+        _level("creativity", "creativity"),
         SHARPEN,
         GRAIN,
-        Param("flavor", "flavor", "choice", choices=("vivid", "natural")),
+        Param("flavor", "flavor", "choice", choices=("vivid", "natural"), advanced=True),
     ),
     _direct(
         "magnific_precision_upscaler_v2",
         Endpoint.IMAGE_UPSCALE,
         "Magnific's precision image upscaler through Runway: 2x to 16x.",
         media_param("image_uri", "imageUri", "image", "The image to upscale"),
-        Param("scale_factor", "scaleFactor", "integer", choices=(2, 4, 8, 16)),
+        Param("scale_factor", "scaleFactor", "integer", choices=(2, 4, 8, 16), advanced=True),
         SHARPEN,
         GRAIN,
-        _level("ultra_detail", "ultraDetail", "Fine detail."),
-        Param("flavor", "flavor", "choice", choices=("sublime", "photo", "photo_denoiser")),
+        _level("ultra_detail", "ultraDetail"),
+        Param("flavor", "flavor", "choice", choices=("sublime", "photo", "photo_denoiser"), advanced=True),
     ),
 )
 
@@ -251,11 +251,11 @@ def _seed_audio(endpoint: Endpoint, about: str, summary: str) -> ModelSpec:
         endpoint,
         summary,
         prompt_param(None, about),
-        _level("speech_rate", "speechRate", "", -50, 100),
-        _level("loudness_rate", "loudnessRate", "", -50, 100),
-        _level("pitch_rate", "pitchRate", "", -12, 12),
-        Param("sample_rate", "sampleRate", "integer", choices=SAMPLE_RATES, about="Hz."),
-        Param("output_format", "outputFormat", "choice", choices=("wav", "mp3", "ogg_opus")),
+        _level("speech_rate", "speechRate", -50, 100),
+        _level("loudness_rate", "loudnessRate", -50, 100),
+        _level("pitch_rate", "pitchRate", -12, 12),
+        Param("sample_rate", "sampleRate", "integer", choices=SAMPLE_RATES, advanced=True),
+        Param("output_format", "outputFormat", "choice", choices=("wav", "mp3", "ogg_opus"), advanced=True),
     )
 
 

@@ -89,6 +89,9 @@ class Param:
     item_keys: tuple[str, ...] = ()
     # What the value means, for the model reading the tool: words only, the limits are added from the fields.
     about: str = ""
+    # A fine-tuning setting, offered inside the create tool's `options` object rather than as its own
+    # argument (the definitions stay small); checked against the model exactly all the same.
+    advanced: bool = False
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from runway_mcp.tools.params import DryRun, IdempotencyKey
 from runway_mcp.tools.player import ask_in_player
 from runway_mcp.tools.registry import ToolRegistry, ToolSpec
 from runway_mcp.tools.routes import ROUTES, TOOL_FOR, RouteText, pick_endpoint, route_arguments
-from runway_mcp.tools.signature import catalog_parameters, literal
+from runway_mcp.tools.signature import advanced_names, catalog_parameters, literal
 
 __all__ = ["ROUTES", "TOOL_FOR", "RouteText", "create_tool", "register_create_tools", "run_create"]
 
@@ -56,6 +56,7 @@ def create_description(route: RouteText) -> str:
 
 def create_tool(route: RouteText) -> ToolSpec:
     """The create tool of one route or kind of output: its parameters from the catalog, then the shared ones."""
+    settings = advanced_names(route.endpoints)
 
     async def create(
         ctx: Context,
@@ -66,10 +67,11 @@ def create_tool(route: RouteText) -> ToolSpec:
     ) -> CreatedTask | CallToolResult:
         with tool_errors():
             endpoint = pick_endpoint(route, arguments)
+            chosen = route_arguments(route, endpoint, arguments, settings)
         return await run_create(
             ctx,
             endpoint,
-            route_arguments(route, endpoint, arguments),
+            chosen,
             idempotency_key=idempotency_key,
             dry_run=dry_run,
             confirmation=confirmation,

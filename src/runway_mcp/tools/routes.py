@@ -10,7 +10,7 @@ request is then checked against that route's model exactly, as for a one-route t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -125,9 +125,18 @@ def pick_endpoint(route: RouteText, arguments: Mapping[str, Any]) -> Endpoint:
     return (by_input or fallback).endpoint
 
 
-def route_arguments(route: RouteText, endpoint: Endpoint, arguments: Mapping[str, Any]) -> dict[str, Any]:
-    """The arguments for the chosen route's model: the switch removed, the route's default model filled in."""
-    chosen = {k: v for k, v in arguments.items() if k != route.switch}
+def route_arguments(
+    route: RouteText, endpoint: Endpoint, arguments: Mapping[str, Any], settings: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The arguments for the chosen route's model: the switch removed, the `options` object's settings
+    (named in `settings`) taken out of it, the route's default model filled in."""
+    chosen = {k: v for k, v in arguments.items() if k not in (route.switch, "options")}
+    options = arguments.get("options") or {}
+    unknown = sorted(set(options) - set(settings))
+    if unknown:
+        known = ", ".join(settings) or "none"
+        raise InputError([f"options.{name}: {route.tool} has no such setting. Settings: {known}." for name in unknown])
+    chosen.update(options)
     if chosen.get("model") is None:
         chosen["model"] = DEFAULT_MODELS[endpoint]
     return chosen

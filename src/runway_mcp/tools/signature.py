@@ -70,14 +70,37 @@ def catalog_parameters(
 
     A parameter is required when every model of the routes requires it, or when it is named in `required`.
     """
-    all_usages = usages(endpoints)
+    all_usages = [u for u in usages(endpoints) if not u.first.advanced]
     needed = [u for u in all_usages if u.required_by_all or u.name in required]
     optional = [u for u in all_usages if u not in needed]
     return [
         *(_parameter(u, required=True) for u in needed),
         model_parameter(endpoints),
         *(_parameter(u, required=False) for u in optional),
+        *options_parameter(endpoints),
     ]
+
+
+OPTIONS: Final = "options"
+
+
+def advanced_names(endpoints: Endpoint | Sequence[Endpoint]) -> list[str]:
+    """The routes' fine-tuning settings, taken inside `options` (`Param.advanced`)."""
+    return [u.name for u in usages(endpoints) if u.first.advanced]
+
+
+def options_parameter(endpoints: Endpoint | Sequence[Endpoint]) -> list[inspect.Parameter]:
+    """`options`: an object of the routes' fine-tuning settings by name, when they have any.
+
+    The schema names them but does not type them (that would cost every conversation their full
+    schemas); each value is checked against the chosen model's own rules before anything is sent.
+    """
+    names = advanced_names(endpoints)
+    if not names:
+        return []
+    field = Field(description=f"Settings for some models: {', '.join(names)}. See list_models.")
+    annotation = _annotated(dict[str, Any] | None, field)
+    return [inspect.Parameter(OPTIONS, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)]
 
 
 def model_parameter(endpoints: Endpoint | Sequence[Endpoint]) -> inspect.Parameter:
