@@ -207,8 +207,8 @@ def _grouped(usage: Usage, state: Callable[[Param], str | None]) -> str:
         value = state(param)
         if value is not None:
             groups.setdefault(value, []).append(model)
-    if len(groups) <= 1:
-        return ""
+    if len(groups) <= 1 and sum(len(models) for models in groups.values()) == len(usage.takers):
+        return ""  # every model states the same: the schema says it
     return "; ".join(f"{value} for {model_names(models, usage.everyone)}" for value, models in groups.items())
 
 
