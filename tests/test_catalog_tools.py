@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -48,20 +49,35 @@ def example_value(param: Param) -> Any:
 
 
 def full_arguments(spec: ModelSpec) -> dict[str, Any]:
-    """Every parameter the model takes, each with a valid value (the character's media follows its type)."""
+    """Every parameter the model takes, each with a valid value (the character's media follows its type);
+    the fine-tuning settings (`Param.advanced`) inside `options`, as the tool takes them."""
     arguments: dict[str, Any] = {"model": spec.name, **switch_for(spec.endpoint)}
     for param in spec.params:
-        arguments[param.name] = example_value(param)
+        value = example_value(param)
         if param.media_from:
-            arguments[param.name] = VIDEO if arguments[param.media_from] == "video" else IMAGE
+            value = VIDEO if arguments[param.media_from] == "video" else IMAGE
+        with_value(arguments, param, value)
     return arguments
+
+
+def with_value(arguments: dict[str, Any], param: Param, value: Any) -> dict[str, Any]:
+    """`arguments` with one parameter set where the tool takes it: at the top, or in `options`."""
+    if param.advanced:
+        arguments["options"] = {**arguments.get("options", {}), param.name: value}
+    else:
+        arguments[param.name] = value
+    return arguments
+
+
+def given(arguments: dict[str, Any], name: str) -> Any:
+    return arguments[name] if name in arguments else arguments["options"][name]
 
 
 def expected_body(spec: ModelSpec, arguments: dict[str, Any]) -> dict[str, Any]:
     """The body the upstream should receive, built independently of service/requests.py from the catalog's wire paths."""
     body: dict[str, Any] = {"model": spec.name}
     for param in spec.params:
-        value = arguments[param.name]
+        value = given(arguments, param.name)
         if param.kind == "items" and param.item_type:
             value = [{"type": param.item_type, **item} for item in value]
         if param.name == "last_frame_image":
@@ -200,7 +216,9 @@ async def test_list_models_lists_what_the_provider_serves_and_validation_accepts
         arguments = full_arguments(spec)
         for param in model["parameters"]:
             for choice in param["choices"] or []:
-                accepted = await client.call_tool(model["tool"], {**arguments, param["name"]: choice, "dry_run": True})
+                setting = next(p for p in spec.params if p.name == param["name"])
+                call = with_value(copy.deepcopy(arguments), setting, choice)
+                accepted = await client.call_tool(model["tool"], {**call, "dry_run": True})
                 assert not accepted.is_error, f"{model['name']}.{param['name']}={choice}: {error_text(accepted)}"
     assert sandbox.requests == []
     resource = await client.read_resource("runway://models")
