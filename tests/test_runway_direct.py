@@ -135,6 +135,7 @@ async def test_a_call_goes_to_the_route_its_model_switch_or_input_picks(
             ["output_count", "1 or 4"],
         ),
         ("create_audio", {"prompt_text": "x", "options": {"pitch_rate": 20}}, ["pitch_rate", "-12 to 12"]),
+        ("create_audio", {"prompt_text": "x", "pitch_rate": 2}, ["pitch_rate: a setting", "options={'pitch_rate'"]),
         ("create_audio", {"prompt_text": "x", "model": "eleven_multilingual_v2"}, ["voice: required"]),
         (
             "create_audio",

@@ -286,6 +286,7 @@ class ParamInfo(Schema):
     minimum: float | None = None
     maximum: float | None = None
     max_characters: int | None = Field(default=None, description="Maximum length in UTF-16 code units.")
+    in_options: bool | None = Field(default=None, description="Given inside the create tool's `options` object.")
     max_items: int | None = None
     min_items: int | None = None
     media: str | None = None

@@ -110,6 +110,7 @@ def param_info(param: Param) -> ParamInfo:
         max_items=param.max_items or None,
         min_items=param.min_items or None,
         media=param.media or (f"from {param.media_from}" if param.media_from else None),
+        in_options=param.advanced or None,
     )
 
 
