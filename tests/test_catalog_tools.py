@@ -231,7 +231,7 @@ async def test_dry_run_shows_the_exact_request_and_cost_and_sends_nothing(client
     assert preview is not None
     assert sandbox.requests == []
     assert preview["dry_run"] is True and preview["task_id"] is None and preview["status"] is None
-    assert preview["estimated_cost"]["basis"].startswith("15 credits per second")
+    assert preview["estimated_cost"]["basis"].startswith("15 credits/s of output")
     assert "CometAPI bills" in preview["estimated_cost"]["note"]
     request = preview["request_preview"]
     assert request["url"].endswith("/runwayml/v1/video_to_video")
