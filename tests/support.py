@@ -112,7 +112,7 @@ CREATE_ARGUMENTS: dict[str, dict[str, Any]] = {
         "reference_images": [{"uri": IMAGE, "tag": "dog"}],
         "ratio": "1024:1024",
     },
-    "create_video_upscale": {"video_uri": VIDEO},
+    "create_upscale": {"video_uri": VIDEO},
     "create_character_performance": {
         "character_uri": IMAGE,
         "character_type": "image",

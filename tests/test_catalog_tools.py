@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from runway_mcp.config import Settings
 from runway_mcp.pricing import estimate
 from runway_mcp.sandbox import Sandbox, SandboxServer
 from runway_mcp.tools.create import TOOL_FOR
+from runway_mcp.tools.routes import ROUTE_OF, pick_endpoint, switch_for
 from runway_mcp.tools.server import build_server
 from tests.support import CANARY_KEY, error_text, make_settings
 
@@ -46,20 +49,35 @@ def example_value(param: Param) -> Any:
 
 
 def full_arguments(spec: ModelSpec) -> dict[str, Any]:
-    """Every parameter the model takes, each with a valid value (the character's media follows its type)."""
-    arguments: dict[str, Any] = {"model": spec.name}
+    """Every parameter the model takes, each with a valid value (the character's media follows its type);
+    the fine-tuning settings (`Param.advanced`) inside `options`, as the tool takes them."""
+    arguments: dict[str, Any] = {"model": spec.name, **switch_for(spec.endpoint)}
     for param in spec.params:
-        arguments[param.name] = example_value(param)
+        value = example_value(param)
         if param.media_from:
-            arguments[param.name] = VIDEO if arguments[param.media_from] == "video" else IMAGE
+            value = VIDEO if arguments[param.media_from] == "video" else IMAGE
+        with_value(arguments, param, value)
     return arguments
+
+
+def with_value(arguments: dict[str, Any], param: Param, value: Any) -> dict[str, Any]:
+    """`arguments` with one parameter set where the tool takes it: at the top, or in `options`."""
+    if param.advanced:
+        arguments["options"] = {**arguments.get("options", {}), param.name: value}
+    else:
+        arguments[param.name] = value
+    return arguments
+
+
+def given(arguments: dict[str, Any], name: str) -> Any:
+    return arguments[name] if name in arguments else arguments["options"][name]
 
 
 def expected_body(spec: ModelSpec, arguments: dict[str, Any]) -> dict[str, Any]:
     """The body the upstream should receive, built independently of service/requests.py from the catalog's wire paths."""
     body: dict[str, Any] = {"model": spec.name}
     for param in spec.params:
-        value = arguments[param.name]
+        value = given(arguments, param.name)
         if param.kind == "items" and param.item_type:
             value = [{"type": param.item_type, **item} for item in value]
         if param.name == "last_frame_image":
@@ -100,15 +118,32 @@ async def test_every_model_sends_exactly_its_documented_body(
     assert sandbox.task_ids()  # the sandbox, reading the same docs independently, accepted it
 
 
+@pytest.fixture
+async def runway_client(sandbox_server: SandboxServer, tmp_path: Path, mode: str) -> AsyncIterator[Client]:
+    """A client of a server whose provider is Runway direct: every model and route is offered."""
+    settings = make_settings(sandbox_server.url, tmp_path, provider="runway")
+    async with Client(build_server(settings), mode=mode) as connected:  # type: ignore[arg-type]
+        yield connected
+
+
+def provider_client(spec: ModelSpec, client: Client, runway_client: Client) -> Client:
+    return client if "cometapi" in spec.providers else runway_client
+
+
 @pytest.mark.parametrize("spec", MODELS, ids=lambda m: f"{m.endpoint.value}-{m.name}")
 async def test_missing_required_parameters_are_named_before_anything_is_sent(
-    spec: ModelSpec, client: Client, sandbox: Sandbox
+    spec: ModelSpec, client: Client, runway_client: Client, sandbox: Sandbox
 ) -> None:
     required = [p for p in spec.params if p.required]
     arguments = full_arguments(spec)
+    route = ROUTE_OF[TOOL_FOR[spec.endpoint]]
     for param in required:
         trimmed = {k: v for k, v in arguments.items() if k != param.name}
-        result = await client.call_tool(TOOL_FOR[spec.endpoint], trimmed)
+        if pick_endpoint(route, trimmed) is not spec.endpoint:
+            # Without it the call is another route's request (seedance2 with no image: text_to_video).
+            assert param.name in {b.given for b in route.branches}
+            continue
+        result = await provider_client(spec, client, runway_client).call_tool(TOOL_FOR[spec.endpoint], trimmed)
         assert param.name in error_text(result)
     assert sandbox.requests == []
 
@@ -153,9 +188,9 @@ async def test_a_parameter_the_model_does_not_take_is_refused_with_the_models_th
     ],
 )
 async def test_per_model_rules(
-    client: Client, sandbox: Sandbox, tool: str, arguments: dict[str, Any], needle: str | None
+    runway_client: Client, sandbox: Sandbox, tool: str, arguments: dict[str, Any], needle: str | None
 ) -> None:
-    result = await client.call_tool(tool, {**arguments, "dry_run": True})
+    result = await runway_client.call_tool(tool, {**arguments, "dry_run": True})
     if needle is None:
         assert not result.is_error, error_text(result)
     else:
@@ -163,17 +198,27 @@ async def test_per_model_rules(
     assert sandbox.requests == []
 
 
-async def test_list_models_agrees_with_what_validation_accepts(client: Client, sandbox: Sandbox) -> None:
+@pytest.mark.parametrize("provider", ["cometapi", "runway"])
+async def test_list_models_lists_what_the_provider_serves_and_validation_accepts(
+    client: Client, runway_client: Client, sandbox: Sandbox, provider: str
+) -> None:
+    client = client if provider == "cometapi" else runway_client
     listing = (await client.call_tool("list_models", {})).structured_content
-    assert listing is not None and listing["provider"] == "cometapi"
-    assert {m["name"] for m in listing["models"]} == {m.name for m in MODELS}
+    assert listing is not None and listing["provider"] == provider
+    served = {(m.endpoint.value, m.name) for m in MODELS if provider in m.providers}
+    assert {(m["endpoint"], m["name"]) for m in listing["models"]} == served
+    documented = {"gen4_aleph", "gen3a_turbo", "gen4_image", "gen4_image_turbo", "upscale_v1", "act_two"}
+    assert provider == "runway" or {n for _, n in served} == documented  # runway-via-cometapi.md, and nothing else
     for model in listing["models"]:
         assert model["default"] == (DEFAULT_MODELS[Endpoint(model["endpoint"])] == model["name"])
-        spec = next(m for m in MODELS if m.name == model["name"])
+        assert model["tool"] == TOOL_FOR[Endpoint(model["endpoint"])]
+        spec = next(m for m in MODELS if m.name == model["name"] and m.endpoint.value == model["endpoint"])
         arguments = full_arguments(spec)
         for param in model["parameters"]:
             for choice in param["choices"] or []:
-                accepted = await client.call_tool(model["tool"], {**arguments, param["name"]: choice, "dry_run": True})
+                setting = next(p for p in spec.params if p.name == param["name"])
+                call = with_value(copy.deepcopy(arguments), setting, choice)
+                accepted = await client.call_tool(model["tool"], {**call, "dry_run": True})
                 assert not accepted.is_error, f"{model['name']}.{param['name']}={choice}: {error_text(accepted)}"
     assert sandbox.requests == []
     resource = await client.read_resource("runway://models")
@@ -336,11 +381,18 @@ async def test_provider_switch_changes_paths_and_key_variable(
         assert "RUNWAYML_API_SECRET" in error_text(await client.call_tool("get_task", {"task_id": "abc"}))
 
 
-async def test_cometapi_refuses_models_it_does_not_forward_with_a_clear_error(client: Client, sandbox: Sandbox) -> None:
-    text = error_text(
-        await client.call_tool("create_video_to_video", {"video_uri": VIDEO, "prompt_text": "x", "model": "aleph2"})
-    )
-    assert "HTTP 400" in text and "model" in text
+@pytest.mark.parametrize(
+    "spec", [m for m in MODELS if "cometapi" not in m.providers], ids=lambda m: f"{m.endpoint.value}-{m.name}"
+)
+async def test_cometapi_refuses_runway_direct_models_and_routes_before_sending(
+    client: Client, sandbox: Sandbox, spec: ModelSpec
+) -> None:
+    text = error_text(await client.call_tool(TOOL_FOR[spec.endpoint], full_arguments(spec)))
+    assert f"model: {spec.name} on {spec.endpoint.value} needs Runway direct" in text
+    assert "RUNWAY_MCP_PROVIDER=runway" in text
+    served = [m.name for m in MODELS if m.endpoint is spec.endpoint and "cometapi" in m.providers]
+    assert all(name in text for name in served) if served else "does not offer the" in text
+    assert sandbox.requests == []
 
 
 async def test_prompts_walk_through_create_wait_download(client: Client) -> None:

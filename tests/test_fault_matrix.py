@@ -33,6 +33,7 @@ from mcp.types import CallToolResult
 from runway_mcp.config import Settings
 from runway_mcp.sandbox import Fault, Sandbox, SandboxServer, asset_bytes
 from runway_mcp.sandbox.config import FAULT_KINDS
+from runway_mcp.tools.routes import ROUTE_OF, pick_endpoint
 from runway_mcp.tools.server import build_server
 from tests.support import (
     CREATE_ARGUMENTS,
@@ -52,6 +53,9 @@ from tests.support import (
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 READ_TOOLS = ("get_task", "wait_for_task", "cancel_task", "download_task_output")
+# Runway-direct tools: the matrix's server is on CometAPI, where they send nothing (checked below); under
+# Runway they reach the upstream through the same client as every other tool.
+DIRECT_ONLY_TOOLS = {"create_audio": {"prompt_text": "Hello"}, "get_credit_balance": {}}
 TASK_RESOURCE = "runway://tasks/{task_id}"
 OUTPUT_BYTES = asset_bytes("output.mp4")
 LARGE_VIDEO_BYTES = 17 * 1024 * 1024  # over the 16 MiB data-URI limit
@@ -205,7 +209,7 @@ async def assert_still_serving(m: Matrix) -> None:
 
 async def test_the_matrix_covers_every_upstream_tool(matrix: Matrix) -> None:
     tools = (await matrix.client.list_tools()).tools
-    covered = set(CREATE_ARGUMENTS) | set(READ_TOOLS)
+    covered = set(CREATE_ARGUMENTS) | set(READ_TOOLS) | set(DIRECT_ONLY_TOOLS)
     missing = upstream_tool_names(tools) - covered
     assert not missing, f"tools that call the upstream but are not in the fault matrix: {sorted(missing)}"
     assert covered <= {t.name for t in tools}, (
@@ -238,7 +242,14 @@ MAY_HAVE_BEEN_CREATED = re.compile(r"may (or may not )?have been created")
 
 
 def create_route(tool: str) -> str:
-    return "/" + tool.removeprefix("create_")
+    return "/" + pick_endpoint(ROUTE_OF[tool], CREATE_ARGUMENTS[tool]).value
+
+
+@pytest.mark.parametrize("tool", sorted(DIRECT_ONLY_TOOLS))
+async def test_runway_direct_tools_send_nothing_through_cometapi(matrix: Matrix, tool: str) -> None:
+    result = await call(matrix.client, tool, DIRECT_ONLY_TOOLS[tool])
+    assert result.is_error and "RUNWAY_MCP_PROVIDER=runway" in result_text(result)
+    assert matrix.sandbox.requests == []
 
 
 def refused_by_429(case: FaultCase) -> bool:

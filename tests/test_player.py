@@ -27,6 +27,7 @@ from runway_mcp.sandbox import Sandbox, SandboxServer
 from runway_mcp.sandbox.media import asset_path
 from runway_mcp.service.confirmations import PendingCreates
 from runway_mcp.tools.player import CONFIRM_TOOL, CONFIRMATION_META, PLAYER_URI
+from runway_mcp.tools.routes import ROUTES
 from runway_mcp.tools.server import build_server
 from tests.support import (
     CREATE_ARGUMENTS,
@@ -41,7 +42,7 @@ from tests.support import (
 pytestmark = pytest.mark.anyio
 
 APPS = advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})
-BOUND_TOOLS = {*CREATE_ARGUMENTS, "get_task", "wait_for_task", "download_task_output"}
+BOUND_TOOLS = {*(route.tool for route in ROUTES), "get_task", "wait_for_task", "download_task_output"}
 IMAGE_ARGUMENTS = CREATE_ARGUMENTS["create_text_to_image"]
 ALICE_KEY = "sk-alice-Pl4yer9Kq2Xw7Zr5"
 BOB_KEY = "sk-bob-Pl4yer3Mv8Ty6Ln1"

@@ -45,15 +45,16 @@ async def tool_schemas(settings: Settings, mode: str) -> dict[str, dict[str, Any
 async def test_a_model_and_a_parameter_added_to_the_catalog_reach_the_tool(
     settings: Settings, mode: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    before = (await tool_schemas(settings, mode))["create_video_upscale"]
+    before = (await tool_schemas(settings, mode))["create_upscale"]
     upscalers = [m.name for m in models_for(Endpoint.VIDEO_UPSCALE)]
+    image_upscalers = [m.name for m in models_for(Endpoint.IMAGE_UPSCALE)]
     assert "grain" not in before["properties"]
 
     monkeypatch.setattr(catalog, "MODELS", (*catalog.MODELS, NEW_MODEL))
-    after = (await tool_schemas(settings, mode))["create_video_upscale"]
+    after = (await tool_schemas(settings, mode))["create_upscale"]
 
-    assert model_choices(before) is None
-    assert model_choices(after) == [*upscalers, "upscale_grainy"]
+    assert model_choices(before) == [*upscalers, *image_upscalers]
+    assert model_choices(after) == [*upscalers, "upscale_grainy", *image_upscalers]
     grain = after["properties"]["grain"]
     assert (grain["type"], grain["minimum"], grain["maximum"]) == ("integer", 2, 7)
     assert grain["description"] == "How much film grain to add. Only upscale_grainy."
@@ -78,12 +79,15 @@ async def test_every_limit_the_words_state_is_the_catalogs(settings: Settings, m
     schemas = await tool_schemas(settings, mode)
     """Each model's limits are in the schema or, where models differ, in the words; media limits in list_models."""
     for route in ROUTES:
-        properties = schemas[f"create_{route.endpoint.value}"]["properties"]
-        for model in models_for(route.endpoint):
+        properties = schemas[route.tool]["properties"]
+        for model in (m for endpoint in route.endpoints for m in models_for(endpoint)):
             for param in model.params:
+                if param.advanced:  # named in `options`; its limits are in list_models and the error for a wrong value
+                    assert param.name in properties["options"]["description"]
+                    continue
                 prop = properties[param.name]
                 if param.max_utf16:
-                    assert param.max_utf16 == prop["maxLength"] or str(param.max_utf16) in prop["description"]
+                    assert param.max_utf16 == prop.get("maxLength") or str(param.max_utf16) in prop["description"]
                 for bound in (param.minimum, param.maximum, *param.choices):
                     if isinstance(bound, int | float) and param.kind in ("integer", "number"):
                         stated = str(int(bound) if float(bound).is_integer() else bound)
@@ -100,7 +104,8 @@ async def test_every_limit_the_words_state_is_the_catalogs(settings: Settings, m
 
 
 def test_every_route_has_its_create_tool_words() -> None:
-    assert [route.endpoint for route in ROUTES] == list(Endpoint)
+    served = [endpoint for route in ROUTES for endpoint in route.endpoints]
+    assert sorted(served) == sorted(Endpoint) and len(served) == len(set(served))
 
 
 async def test_the_tool_requires_what_every_model_requires_and_what_the_route_names(
@@ -108,11 +113,9 @@ async def test_the_tool_requires_what_every_model_requires_and_what_the_route_na
 ) -> None:
     schemas = await tool_schemas(settings, mode)
     for route in ROUTES:
-        models = models_for(route.endpoint)
+        models = [m for endpoint in route.endpoints for m in models_for(endpoint)]
         by_all = {p.name for p in models[0].params if all((q := m.param(p.name)) and q.required for m in models)}
-        assert set(schemas[f"create_{route.endpoint.value}"].get("required", [])) == by_all | set(
-            route.always_required
-        ), route.endpoint
+        assert set(schemas[route.tool].get("required", [])) == by_all | set(route.always_required), route.tool
 
 
 @pytest.fixture

@@ -286,6 +286,7 @@ class ParamInfo(Schema):
     minimum: float | None = None
     maximum: float | None = None
     max_characters: int | None = Field(default=None, description="Maximum length in UTF-16 code units.")
+    in_options: bool | None = Field(default=None, description="Given inside the create tool's `options` object.")
     max_items: int | None = None
     min_items: int | None = None
     media: str | None = None
@@ -312,4 +313,15 @@ class ModelList(Schema):
     media_inputs: str = Field(
         default_factory=lambda: "Media parameters take " + media_input_text(None),
         description="What a media parameter accepts, with its limits.",
+    )
+
+
+class CreditBalance(Schema):
+    """The Runway organization's credits and today's usage (GET /v1/organization, Runway direct)."""
+
+    credit_balance: float = Field(description="Credits left.")
+    usd_at_runway_prices: float = Field(description="The same in US dollars ($0.01 a credit).")
+    max_monthly_credit_spend: float | None = Field(default=None, description="The tier's monthly credit cap.")
+    daily_generations: dict[str, int] = Field(
+        default_factory=dict, description="Tasks created today, by model (Runway's own count)."
     )

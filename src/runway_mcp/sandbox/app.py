@@ -20,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from runway_mcp.sandbox import control
 from runway_mcp.sandbox.config import Fault, RecordedRequest, SandboxConfig
+from runway_mcp.sandbox.creates import DIRECT_ENDPOINTS, validate_create
 from runway_mcp.sandbox.errors import (
     VERSIONING_DOC_URL,
     Issue,
@@ -35,9 +36,10 @@ from runway_mcp.sandbox.faults import (
     reset_mid_response,
 )
 from runway_mcp.sandbox.media import MEDIA_PATH, UrlSigner, access_denied, media_response
+from runway_mcp.sandbox.organization import organization_json
 from runway_mcp.sandbox.tasks import Prefix, Task, TaskBook, marker_text, parse_markers
 from runway_mcp.sandbox.uploads import UPLOAD_PATH, UploadBook, receive_form, runway_uri_issues, slot_answer
-from runway_mcp.sandbox.validation import ENDPOINTS, validate_create
+from runway_mcp.sandbox.validation import ENDPOINTS
 
 logger = logging.getLogger("runway_mcp.sandbox")
 
@@ -131,8 +133,13 @@ class Sandbox:
             return refusal
         rest = request.path[len(prefix) :]
         task_match = _TASK_PATH.fullmatch(rest)
-        if request.method == "POST" and rest in ENDPOINTS:
+        on_runway = API_PREFIXES[prefix] == "runway"
+        if request.method == "POST" and (rest in ENDPOINTS or (on_runway and rest in DIRECT_ENDPOINTS)):
             return self._create(request, API_PREFIXES[prefix], rest)
+        if request.method == "GET" and rest == "organization" and on_runway:
+            return self._version_refusal(request, required=True) or JSONResponse(
+                organization_json(self.config, self.task_book.all(), self.now())
+            )
         if request.method == "POST" and rest == "uploads" and API_PREFIXES[prefix] == "runway":
             return self._start_upload(request, base_url)
         if task_match and request.method == "GET":

@@ -54,6 +54,8 @@ class SandboxConfig:
     cometapi_forwards_new_models: bool = False
     """Accept Runway's newer video_to_video models (aleph2, seedance2*, gemini_omni_flash) on `/runwayml/v1`.
     They are always accepted on the Runway-direct `/v1` prefix."""
+    credit_balance: int = 5000
+    """What GET /v1/organization reports as the organization's `creditBalance` (Runway direct only)."""
     clock: Callable[[], float] = time.monotonic
     """Injectable, so tests can drive time by hand."""
 

@@ -15,13 +15,13 @@ from urllib.parse import urlencode
 from starlette.responses import Response
 
 MEDIA_PATH: Final = "/_sandbox/media"
-CONTENT_TYPES: Final = {"mp4": "video/mp4", "png": "image/png"}
-ASSET_FOR_KIND: Final = {"mp4": "output.mp4", "png": "sample.png"}
+CONTENT_TYPES: Final = {"mp4": "video/mp4", "png": "image/png", "wav": "audio/wav"}
+ASSET_FOR_KIND: Final = {"mp4": "output.mp4", "png": "sample.png", "wav": "output.wav"}
 
 
 def asset_path(name: str) -> Path:
     """Path of one of the small real files in `runway_mcp/sandbox/assets/` (output.mp4,
-    sample_input.mp4, sample.png, sample.jpg)."""
+    sample_input.mp4, sample.png, sample.jpg, output.wav: half a second of a 440 Hz tone)."""
     path = resources.files("runway_mcp.sandbox").joinpath("assets", name)
     if not isinstance(path, Path) or not path.is_file():
         raise FileNotFoundError(f"no sandbox asset {name!r} on the file system")

@@ -80,9 +80,11 @@ class Task:
     cancelled_at: float | None = None
 
     @property
-    def output_kind(self) -> Literal["mp4", "png"]:
-        """File type of the output: an image for text_to_image, a video otherwise."""
-        return "png" if self.endpoint == "text_to_image" else "mp4"
+    def output_kind(self) -> Literal["mp4", "png", "wav"]:
+        """File type of the output: an image for the image routes, audio for the audio ones, else a video."""
+        if self.endpoint in ("text_to_image", "image_upscale"):
+            return "png"
+        return "wav" if self.endpoint in ("text_to_speech", "sound_effect") else "mp4"
 
     def visible(self, now: float) -> bool:
         """False while the gateway still answers task_not_exist for it."""

@@ -365,26 +365,3 @@ SCHEMAS: Final[tuple[ModelSchema, ...]] = (
         },
     ),
 )
-_BY_KEY: Final = {(s.endpoint, s.model): s for s in SCHEMAS}
-
-
-def find_schema(endpoint: str, model: Any, *, allow_newer: bool) -> ModelSchema | None:
-    """The schema for `model` on `endpoint`, or None when this provider does not take that model."""
-    schema = _BY_KEY.get((endpoint, model)) if isinstance(model, str) else None
-    if schema is None or (schema.newer and not allow_newer):
-        return None
-    return schema
-
-
-def validate_create(endpoint: str, body: Any, *, allow_newer: bool) -> list[Issue]:
-    """Every issue with a create request's body; empty when the upstream would accept it."""
-    if not isinstance(body, dict):
-        return [invalid_type((), "object", body)]
-    issues: list[Issue] = []
-    if "model" not in body:
-        issues.append(invalid_type(("model",), "string", MISSING))
-    schema = find_schema(endpoint, body.get("model"), allow_newer=allow_newer)
-    if schema is None:
-        details = {"errors": [], "note": "No matching discriminator", "discriminator": "model"}
-        return [*issues, Issue(("model",), "Invalid input", "invalid_union", details)]
-    return check_fields(body, schema.fields, ())

@@ -18,6 +18,7 @@ from runway_mcp.catalog import (
     Endpoint,
     ModelSpec,
     Param,
+    Provider,
     endpoint_params,
     get_model,
     models_for,
@@ -61,13 +62,20 @@ def resolve_model(endpoint: Endpoint, name: str | None, problems: list[str]) -> 
     return spec
 
 
-def build_request(endpoint: Endpoint, arguments: Mapping[str, Any], policy: MediaPolicy) -> PreparedRequest:
-    """The body for POST {endpoint}, or an `InputError` naming every problem. Nothing is sent."""
+def build_request(
+    endpoint: Endpoint, arguments: Mapping[str, Any], policy: MediaPolicy, *, provider: Provider
+) -> PreparedRequest:
+    """The body for POST {endpoint}, or an `InputError` naming every problem. Nothing is sent.
+
+    A model the configured provider does not serve is refused first, saying which provider does.
+    """
     problems: list[str] = []
     given = {k: _plain(v) for k, v in arguments.items() if v is not None and k != "model"}
     spec = resolve_model(endpoint, arguments.get("model"), problems)
     if spec is None:
         raise InputError(problems)
+    if provider not in spec.providers:
+        problems.append(provider_refusal(spec, provider))  # first, then every other problem with the request
     unused = sorted(set(given) - {p.name for p in spec.params})
     users = endpoint_params(endpoint)
     for name in unused:
@@ -95,6 +103,19 @@ def build_request(endpoint: Endpoint, arguments: Mapping[str, Any], policy: Medi
         raise
     prompt = given.get("prompt_text")
     return PreparedRequest(endpoint, spec, body, prompt if isinstance(prompt, str) else None, given, media)
+
+
+def provider_refusal(spec: ModelSpec, provider: Provider) -> str:
+    """Why `spec` is not sent through `provider`, and what to use instead."""
+    served = [m.name for m in models_for(spec.endpoint) if provider in m.providers]
+    if served:
+        instead = f"With {provider}, {spec.endpoint.value} offers: {', '.join(served)}."
+    else:
+        instead = f"{provider} does not offer the {spec.endpoint.value} route at all."
+    return (
+        f"model: {spec.name} on {spec.endpoint.value} needs Runway direct; nothing was sent. {instead} "
+        "To use it, set RUNWAY_MCP_PROVIDER=runway with a Runway API key (RUNWAYML_API_SECRET)."
+    )
 
 
 def _plain(value: Any) -> Any:

@@ -88,11 +88,24 @@ def argument_problems(tool: Tool, arguments: Mapping[str, Any]) -> list[str]:
     unknown = [name for name in arguments if name not in known]
     if not unknown or not (refuses_unknown or problems):
         return problems  # a free tool ignores an unknown argument, unless it helps explain another problem
-    problems = [f"{name}: not an argument of this tool{_did_you_mean(name, known)}" for name in unknown] + problems
+    settings = _option_names(tool)
+    problems = [
+        f"{name}: a setting, not an argument: pass it as options={{{name!r}: ...}}."
+        if name in settings
+        else f"{name}: not an argument of this tool{_did_you_mean(name, known)}"
+        for name in unknown
+    ] + problems
     takes = f"{tool.name} takes: {', '.join(known)}."
     if refuses_unknown:
         takes += " A paid tool refuses an unknown argument: a misspelt dry_run must not buy a task."
     return [*problems, takes]
+
+
+def _option_names(tool: Tool) -> set[str]:
+    """The settings a create tool takes inside `options` (named in its description: tools/signature.py)."""
+    options = tool.parameters.get("properties", {}).get("options", {})
+    text = str(options.get("description", "")).partition(":")[2].partition(".")[0]
+    return {name.strip() for name in text.split(",") if name.strip()}
 
 
 def describe_validation_error(exc: ValidationError) -> list[str]:

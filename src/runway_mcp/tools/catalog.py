@@ -17,11 +17,7 @@ from runway_mcp.service.costs import clip_length
 from runway_mcp.tools.annotations import READS_LOCAL_RECORD
 from runway_mcp.tools.context import app_of, tool_errors
 from runway_mcp.tools.registry import ToolRegistry
-
-
-def tool_for(endpoint: Endpoint) -> str:
-    """The create tool of a route."""
-    return f"create_{endpoint.value}"
+from runway_mcp.tools.routes import tool_for
 
 
 def register_catalog_tools(tools: ToolRegistry) -> None:
@@ -68,7 +64,7 @@ def register_catalog_tools(tools: ToolRegistry) -> None:
         ctx: Context,
         endpoint: Annotated[Endpoint | None, Field(description="Only this route's models.")] = None,
     ) -> ModelList:
-        """Every model: what it does, takes and costs. Free."""
+        """Every model this server's provider serves: what it does, takes and costs. Free."""
         return model_list(app_of(ctx).settings.provider, endpoint)
 
 
@@ -114,6 +110,7 @@ def param_info(param: Param) -> ParamInfo:
         max_items=param.max_items or None,
         min_items=param.min_items or None,
         media=param.media or (f"from {param.media_from}" if param.media_from else None),
+        in_options=param.advanced or None,
     )
 
 
@@ -133,5 +130,10 @@ def model_info(spec: ModelSpec) -> ModelInfo:
 
 
 def model_list(provider: str | None, endpoint: Endpoint | None) -> ModelList:
-    chosen = [m for m in MODELS if endpoint is None or m.endpoint is endpoint]
+    """The models one provider serves (all of them when `provider` is None), on one route or all."""
+    chosen = [
+        m
+        for m in MODELS
+        if (endpoint is None or m.endpoint is endpoint) and (provider is None or provider in m.providers)
+    ]
     return ModelList(provider=provider, models=[model_info(m) for m in chosen])

@@ -27,7 +27,7 @@ UNSUPPORTED_CONFIRMATION = "unsupported"
 IN_PLAYER_CONFIRMATION = "in_player"
 
 
-def confirm_spend_resolver(endpoint: Endpoint) -> Any:
+def confirm_spend_resolver(endpoints: tuple[Endpoint, ...]) -> Any:
     """A resolver asking the user to confirm a paid create (RUNWAY_MCP_CONFIRM_SPEND=1).
 
     It runs before the tool body. Where no confirmation is needed it answers yes by itself. A client
@@ -44,7 +44,9 @@ def confirm_spend_resolver(endpoint: Endpoint) -> Any:
         elicitation = capabilities.elicitation if capabilities is not None else None
         if elicitation is None or (elicitation.form is None and elicitation.url is not None):
             return IN_PLAYER_CONFIRMATION if client_supports_apps(ctx) else UNSUPPORTED_CONFIRMATION
-        name = model or DEFAULT_MODELS[endpoint]
+        name = model or DEFAULT_MODELS[endpoints[0]]
+        # The tool's first route with this model (a tool may serve several routes: tools/routes.py).
+        endpoint = next((e for e in endpoints if get_model(e, name) is not None), endpoints[0])
         spec = get_model(endpoint, name)
         if spec is not None and spec.length_from is not None and spec.credits_per_second is not None:
             # The clip is measured when the request is built, after this question: say the rate, not "unknown".
@@ -57,7 +59,7 @@ def confirm_spend_resolver(endpoint: Endpoint) -> Any:
             SpendConfirmation,
         )
 
-    confirm_spend.__name__ = f"confirm_spend_{endpoint.value}"
+    confirm_spend.__name__ = f"confirm_spend_{endpoints[0].value}"
     return confirm_spend
 
 

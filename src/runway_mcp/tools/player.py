@@ -39,8 +39,8 @@ from runway_mcp.models import CostEstimate, CreatedTask
 from runway_mcp.service.requests import PreparedRequest, build_request
 from runway_mcp.store.records import canonical_request_hash
 from runway_mcp.tools.annotations import CREATES_PAID_TASK
-from runway_mcp.tools.catalog import tool_for
 from runway_mcp.tools.context import app_of, owner_of, tool_errors
+from runway_mcp.tools.routes import tool_for
 
 PLAYER_URI: Final = "ui://runway/player.html"
 PLAYER_FILE: Final = "player.html"
@@ -205,7 +205,7 @@ async def confirm_paid_create(
         if not client_supports_apps(ctx):
             raise InputError(["Only the Runway player (an MCP App) can confirm a create; nothing was sent."])
         pending = app.confirmations.claim(confirmation_token, owner)
-        request = build_request(pending.endpoint, pending.arguments, app.media_policy)
+        request = build_request(pending.endpoint, pending.arguments, app.media_policy, provider=app.settings.provider)
         try:
             digest = await anyio.to_thread.run_sync(request_hash, request)
         except BaseException:

@@ -33,11 +33,11 @@ def animate_still(image: str, motion: str) -> str:
 
 
 def upscale_task(task_id: str) -> str:
-    """Walk through upscaling the output of a finished task with create_video_upscale."""
+    """Walk through upscaling the output of a finished task with create_upscale."""
     return (
         f"Upscale the result of task {task_id}.\n\n"
         "1. Call get_task for that task_id and take its first output URL (it must be SUCCEEDED).\n"
-        "2. Call create_video_upscale with video_uri set to that URL.\n"
+        "2. Call create_upscale with video_uri set to that URL.\n"
         "3. Call wait_for_task with the new task_id, then download_task_output to save the upscaled video."
     )
 

@@ -21,6 +21,7 @@ from runway_mcp.media.inputs import MediaPolicy
 from runway_mcp.store.backend import Backend, SqliteBackend
 from runway_mcp.store.journal import Journal
 from runway_mcp.store.ledger import Ledger
+from runway_mcp.tools.account import register_account_tools
 from runway_mcp.tools.catalog import register_catalog_tools, register_models_resource
 from runway_mcp.tools.context import AppContext
 from runway_mcp.tools.create import register_create_tools
@@ -128,6 +129,7 @@ def build_server(
     register_create_tools(tools)
     register_catalog_tools(tools)
     register_task_tools(tools)
+    register_account_tools(tools)
     mcp: MCPServer[AppContext] = MCPServer(
         "runway",
         title="Runway video (CometAPI)",

@@ -181,6 +181,15 @@ class RunwayClient:
         answer = await self._send("GET", f"tasks/{task_id}", headers=self._headers(create=False), task_id=task_id)
         return normalise_task(answer.payload, task_id)
 
+    async def get_organization(self) -> dict[str, Any]:
+        """GET organization (Runway direct): the credit balance, tier limits and usage. Free, retried like a read."""
+        answer = await self._send("GET", "organization", headers=self._headers(create=False), optional_route=True)
+        payload = answer.payload
+        balance = payload.get("creditBalance") if isinstance(payload, Mapping) else None
+        if not isinstance(balance, int | float) or isinstance(balance, bool):
+            raise BadResponseError("The organization the upstream returned has no numeric creditBalance.")
+        return dict(payload)
+
     async def delete_task(self, task_id: str) -> None:
         """DELETE tasks/{id}: cancels a running task or deletes a finished one (Runway direct)."""
         _check_task_id(task_id)

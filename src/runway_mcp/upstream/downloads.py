@@ -41,6 +41,10 @@ _EXTENSIONS = {
     "image/png": ".png",
     "image/jpeg": ".jpg",
     "image/webp": ".webp",
+    "audio/wav": ".wav",
+    "audio/mpeg": ".mp3",
+    "audio/ogg": ".ogg",
+    "audio/flac": ".flac",
 }
 
 
@@ -162,19 +166,32 @@ async def _save(
     )
 
 
+def sniff_audio_type(head: bytes) -> str | None:
+    """The audio type a file's first bytes announce (WAV, MP3, Ogg, FLAC: the audio routes' outputs), or None."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "audio/wav"
+    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return "audio/mpeg"
+    if head.startswith(b"OggS"):
+        return "audio/ogg"
+    if head.startswith(b"fLaC"):
+        return "audio/flac"
+    return None
+
+
 def _received_media_type(head: bytes, declared: str | None) -> str:
     """What the output really is, from its first bytes; a body that is not media is refused.
 
     A link that answers 200 with an empty body, a JSON or HTML error page, or anything else that is
     not a video or an image must not be saved as `<task>-0.mp4` and reported as a success.
     """
-    sniffed = sniff_media_type(head)
+    sniffed = sniff_media_type(head) or sniff_audio_type(head)
     if sniffed is not None:
         return sniffed
     declared_kind = (declared or "").split("/")[0]
-    if head and declared_kind in ("video", "image"):
+    if head and declared_kind in ("video", "image", "audio"):
         return declared or "application/octet-stream"  # a media format we do not recognise, as declared
-    what = "an empty body" if not head else f"{declared or 'unknown content'} that is not a video or an image"
+    what = "an empty body" if not head else f"{declared or 'unknown content'} that is not a video, image or audio"
     raise DownloadError(
         f"The output link answered with {what}; nothing was saved. Try again in a moment (get_task returns "
         "fresh links), or give the user the link."

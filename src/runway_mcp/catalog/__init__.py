@@ -5,175 +5,42 @@ Validation (`service/requests.py`), the create tools and their schemas (`tools/c
 here, so adding a model or a parameter is one entry. Each parameter carries its meaning in words
 (`about`); every number a tool's text states comes from the fields beside it.
 Facts come from `shared/reference/runway-via-cometapi.md` (CometAPI's and Runway's public docs and
-Runway's official SDKs, late 2026).
+Runway's official SDKs, late 2026); the Runway-direct models and routes, from `runway-api-2026.md`,
+are in `catalog/direct.py`, and the vocabulary (`Param`, `ModelSpec`, limits) in `catalog/spec.py`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import Final, Literal
+from typing import Final
 
-MediaKind = Literal["image", "video"]
-Provider = Literal["cometapi", "runway"]
-ParamKind = Literal["text", "integer", "number", "boolean", "choice", "media", "items"]
-
-MB: Final = 1024 * 1024
-
-# Media input limits (Runway): by kind, for a data URI and for an HTTPS URL.
-DATA_URI_LIMIT_BYTES: Final[dict[MediaKind, int]] = {"image": 5 * MB, "video": 16 * MB}
-URL_ASSET_LIMIT_BYTES: Final[dict[MediaKind, int]] = {"image": 16 * MB, "video": 32 * MB}
-EPHEMERAL_UPLOAD_LIMIT_BYTES: Final = 200 * MB
-MAX_URL_LENGTH: Final = 2048
-
-# Media types the upstream takes in a data URI, by kind. GIF is explicitly not accepted.
-ACCEPTED_MEDIA_TYPES: Final[dict[MediaKind, tuple[str, ...]]] = {
-    "image": ("image/jpeg", "image/png", "image/webp"),
-    "video": ("video/mp4", "video/quicktime", "video/webm"),
-}
-
-SEED_MAX: Final = 4_294_967_295
-PUBLIC_FIGURE_THRESHOLDS: Final = ("auto", "low")
-RUNWAY_VERSIONS: Final = ("2024-11-06", "2024-09-13")
-DEFAULT_RUNWAY_VERSION: Final = "2024-11-06"
-CREDIT_USD: Final = 0.01  # Runway direct: 1 credit = $0.01. CometAPI bills its own prices.
-
-# Runway: "do not expect a task to change more often than every 5 seconds".
-MIN_POLL_INTERVAL_SECONDS: Final = 5.0
-
-
-class Endpoint(StrEnum):
-    """Create routes, relative to `{base}/runwayml/v1/` (CometAPI) or `{base}/v1/` (Runway)."""
-
-    VIDEO_TO_VIDEO = "video_to_video"
-    IMAGE_TO_VIDEO = "image_to_video"
-    TEXT_TO_IMAGE = "text_to_image"
-    VIDEO_UPSCALE = "video_upscale"
-    CHARACTER_PERFORMANCE = "character_performance"
-
-
-@dataclass(frozen=True)
-class Param:
-    """One tool parameter of one model, and where it goes in the upstream's JSON body.
-
-    `wire` is the body path (dotted for nesting, e.g. `contentModeration.publicFigureThreshold`).
-    For `items`, each item is an object with `uri` plus the keys in `item_keys`, and `item_type`
-    (when set) is added to every item as `"type"`.
-    """
-
-    name: str
-    wire: str
-    kind: ParamKind
-    required: bool = False
-    max_utf16: int | None = None
-    choices: tuple[str | int, ...] = ()
-    minimum: float | None = None
-    maximum: float | None = None
-    media: MediaKind | None = None
-    media_from: str | None = None  # the parameter whose value ("image"/"video") is this media's kind
-    min_items: int = 0
-    max_items: int = 0
-    item_type: str | None = None
-    item_keys: tuple[str, ...] = ()
-    # What the value means, for the model reading the tool: words only, the limits are added from the fields.
-    about: str = ""
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """One model on one endpoint: its parameters, constants, price and the providers known to take it."""
-
-    name: str
-    endpoint: Endpoint
-    summary: str
-    params: tuple[Param, ...]
-    providers: tuple[Provider, ...] = ("cometapi", "runway")
-    credits_per_second: float | None = None
-    credits_per_image: float | None = None
-    default_duration: float | None = None  # seconds of output when the request does not say
-    # The media parameter whose clip the output is as long as (priced per second of it), and the most of it used.
-    length_from: str | None = None
-    max_output_seconds: float | None = None
-    constants: tuple[tuple[str, str], ...] = ()  # fixed body values, e.g. ("reference.type", "video")
-    notes: str = ""
-
-    def param(self, name: str) -> Param | None:
-        return next((p for p in self.params if p.name == name), None)
-
-
-# Ratios (width:height in pixels) per model family.
-GEN4_ALEPH_RATIOS: Final = ("1280:720", "720:1280", "1104:832", "960:960", "832:1104", "1584:672", "848:480", "640:480")
-GEN4_VIDEO_RATIOS: Final = ("1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672")
-GEN3A_RATIOS: Final = ("768:1280", "1280:768")
-VEO_RATIOS: Final = ("1280:720", "720:1280", "1080:1920", "1920:1080")
-ALEPH2_ASPECT_RATIOS: Final = ("16:9", "4:3", "3:2", "1:1", "2:3", "3:4", "9:16", "21:9")
-SEEDANCE_FAST_RATIOS: Final = (
-    *("992:432", "864:496", "752:560", "640:640", "560:752", "496:864"),
-    *("1470:630", "1280:720", "1112:834", "960:960", "834:1112", "720:1280"),
+from runway_mcp.catalog.direct import DIRECT_MODELS
+from runway_mcp.catalog.spec import *  # noqa: F403 (the vocabulary, re-exported: `from runway_mcp.catalog import Param`)
+from runway_mcp.catalog.spec import (
+    ALEPH2_ASPECT_RATIOS,
+    AUDIO,
+    EDIT_PROMPT,
+    GEN3A_RATIOS,
+    GEN4_ALEPH_RATIOS,
+    GEN4_VIDEO_RATIOS,
+    IMAGE_RATIOS,
+    LAST_FRAME,
+    MODERATION,
+    OUTPUT_SIZE,
+    PROMPT_IMAGE,
+    REFERENCES,
+    SEED,
+    SEEDANCE_FAST_RATIOS,
+    SEEDANCE_RATIOS,
+    VEO_RATIOS,
+    VIDEO_URI,
+    Endpoint,
+    ModelSpec,
+    Param,
+    _seedance,
+    media_param,
+    prompt_param,
+    ratio_param,
 )
-SEEDANCE_RATIOS: Final = (
-    *SEEDANCE_FAST_RATIOS,
-    *("2206:946", "1920:1080", "1664:1248", "1440:1440", "1248:1664", "1080:1920"),
-    *("3840:1646", "3840:2160", "3840:2880", "3840:3840", "2880:3840", "2160:3840"),
-)
-IMAGE_RATIOS: Final = (
-    *("1024:1024", "1080:1080", "1168:880", "1360:768", "1440:1080", "1080:1440", "1808:768", "1920:1080"),
-    *("1080:1920", "2112:912", "1280:720", "720:1280", "720:720", "960:720", "720:960", "1680:720"),
-)
-
-
-def _prompt(max_utf16: int, about: str = "", *, required: bool = True) -> Param:
-    return Param("prompt_text", "promptText", "text", required=required, max_utf16=max_utf16, about=about)
-
-
-def _ratio(ratios: tuple[str, ...], about: str = "", *, required: bool = False) -> Param:
-    return Param("ratio", "ratio", "choice", required=required, choices=ratios, about=about)
-
-
-def _media(name: str, wire: str, kind: MediaKind | None, about: str, *, required: bool = True) -> Param:
-    return Param(name, wire, "media", required=required, media=kind, about=about)
-
-
-EDIT_PROMPT: Final = "The edit, e.g. 'make it a snowy night'."
-OUTPUT_SIZE: Final = "Output width:height."
-REFERENCES: Final = "Style or content reference images."
-SEED: Final = Param(
-    "seed",
-    "seed",
-    "integer",
-    minimum=0,
-    maximum=SEED_MAX,
-    about="For repeatable results.",
-)
-MODERATION: Final = Param(
-    "public_figure_threshold",
-    "contentModeration.publicFigureThreshold",
-    "choice",
-    choices=PUBLIC_FIGURE_THRESHOLDS,
-)
-VIDEO_URI: Final = _media("video_uri", "videoUri", "video", "The source clip to edit")
-PROMPT_IMAGE: Final = _media("prompt_image", "promptImage", "image", "The first frame")
-LAST_FRAME: Final = _media("last_frame_image", "promptImage", "image", "An image to end on", required=False)
-AUDIO: Final = Param("audio", "audio", "boolean", about="Add sound.")
-
-
-def _seedance(name: str, ratios: tuple[str, ...], summary: str) -> ModelSpec:
-    return ModelSpec(
-        name=name,
-        endpoint=Endpoint.VIDEO_TO_VIDEO,
-        summary=summary,
-        params=(
-            _media("video_uri", "promptVideo", "video", ""),
-            _prompt(3500, EDIT_PROMPT, required=False),
-            Param("duration", "duration", "integer", minimum=4, maximum=15, about="Seconds."),
-            AUDIO,
-            _ratio(ratios),
-            Param("references", "references", "items", media="image", max_items=9, about=REFERENCES),
-        ),
-        providers=("runway",),
-        notes="Runway's newer model; CometAPI is not known to forward it. Uses promptVideo instead of videoUri.",
-    )
-
 
 MODELS: Final[tuple[ModelSpec, ...]] = (
     # video_to_video ------------------------------------------------------------------------------
@@ -183,10 +50,10 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
         summary="Edit or restyle an existing clip from a text prompt, optionally guided by one reference image.",
         params=(
             VIDEO_URI,
-            _prompt(1000, EDIT_PROMPT),
+            prompt_param(1000, EDIT_PROMPT),
             SEED,
             Param("references", "references", "items", media="image", max_items=1, item_type="image", about=REFERENCES),
-            _ratio(GEN4_ALEPH_RATIOS, "Output width:height (default: the input's)."),
+            ratio_param(GEN4_ALEPH_RATIOS, "Output width:height (default: the input's)."),
             MODERATION,
         ),
         credits_per_second=15,
@@ -201,7 +68,7 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
         summary="Runway's newer video editor: prompt optional, up to 5 keyframe images, a target aspect ratio.",
         params=(
             VIDEO_URI,
-            _prompt(1000, EDIT_PROMPT, required=False),
+            prompt_param(1000, EDIT_PROMPT, required=False),
             Param(
                 "keyframes",
                 "keyframes",
@@ -235,9 +102,9 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
         params=(
             PROMPT_IMAGE,
             LAST_FRAME,
-            _prompt(1000, "How the image should move."),
+            prompt_param(1000, "How the image should move."),
             Param("duration", "duration", "integer", choices=(5, 10), about="Seconds."),
-            _ratio(GEN3A_RATIOS, OUTPUT_SIZE),
+            ratio_param(GEN3A_RATIOS, OUTPUT_SIZE),
             SEED,
             MODERATION,
         ),
@@ -250,8 +117,8 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
         summary="Animate a still image into a 2-10 second clip; fast.",
         params=(
             PROMPT_IMAGE,
-            _ratio(GEN4_VIDEO_RATIOS, required=True),
-            _prompt(1000, required=False),
+            ratio_param(GEN4_VIDEO_RATIOS, required=True),
+            prompt_param(1000, required=False),
             Param("duration", "duration", "integer", minimum=2, maximum=10),
             SEED,
             MODERATION,
@@ -266,8 +133,8 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
         summary="Runway's highest-quality image animation, 2-10 seconds.",
         params=(
             PROMPT_IMAGE,
-            _prompt(1000),
-            _ratio(GEN4_VIDEO_RATIOS, required=True),
+            prompt_param(1000),
+            ratio_param(GEN4_VIDEO_RATIOS, required=True),
             Param("duration", "duration", "integer", required=True, minimum=2, maximum=10),
             SEED,
             MODERATION,
@@ -281,9 +148,9 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
         summary="Google Veo 3 through Runway: an 8 second clip with sound from an image.",
         params=(
             PROMPT_IMAGE,
-            _ratio(VEO_RATIOS, required=True),
+            ratio_param(VEO_RATIOS, required=True),
             Param("duration", "duration", "integer", required=True, choices=(8,)),
-            _prompt(1000, required=False),
+            prompt_param(1000, required=False),
         ),
         providers=("runway",),
         credits_per_second=40,
@@ -297,8 +164,8 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
             params=(
                 PROMPT_IMAGE,
                 LAST_FRAME,
-                _ratio(VEO_RATIOS, required=True),
-                _prompt(1000, required=False),
+                ratio_param(VEO_RATIOS, required=True),
+                prompt_param(1000, required=False),
                 Param("duration", "duration", "integer", choices=(4, 6, 8)),
                 AUDIO,
             ),
@@ -317,8 +184,8 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
             endpoint=Endpoint.TEXT_TO_IMAGE,
             summary=summary,
             params=(
-                _prompt(1000, "The image to make; refer to a tagged reference image as @tag."),
-                _ratio(
+                prompt_param(1000, "The image to make; refer to a tagged reference image as @tag."),
+                ratio_param(
                     IMAGE_RATIOS,
                     "Image width:height (over 1280 px costs more on gen4_image).",
                     required=True,
@@ -355,7 +222,7 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
         name="upscale_v1",
         endpoint=Endpoint.VIDEO_UPSCALE,
         summary="Upscale a video 4x, up to 4096 pixels per side.",
-        params=(_media("video_uri", "videoUri", "video", "The video to upscale"),),
+        params=(media_param("video_uri", "videoUri", "video", "The video to upscale"),),
     ),
     # character_performance -----------------------------------------------------------------------
     ModelSpec(
@@ -379,7 +246,7 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
                 media_from="character_type",
                 about="The character (see character_type)",
             ),
-            _media("reference_video_uri", "reference.uri", "video", "The performance to copy"),
+            media_param("reference_video_uri", "reference.uri", "video", "The performance to copy"),
             Param("body_control", "bodyControl", "boolean", about="Also copy body and hand motion."),
             Param(
                 "expression_intensity",
@@ -389,7 +256,7 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
                 maximum=5,
                 about="How strongly to copy expressions (default 3).",
             ),
-            _ratio(GEN4_VIDEO_RATIOS, OUTPUT_SIZE),
+            ratio_param(GEN4_VIDEO_RATIOS, OUTPUT_SIZE),
             SEED,
             MODERATION,
         ),
@@ -399,6 +266,7 @@ MODELS: Final[tuple[ModelSpec, ...]] = (
         constants=(("reference.type", "video"),),
         notes="The output follows the reference video's length (up to 30 s).",
     ),
+    *DIRECT_MODELS,
 )
 
 
@@ -408,6 +276,11 @@ DEFAULT_MODELS: Final[dict[Endpoint, str]] = {
     Endpoint.TEXT_TO_IMAGE: "gen4_image",
     Endpoint.VIDEO_UPSCALE: "upscale_v1",
     Endpoint.CHARACTER_PERFORMANCE: "act_two",
+    # Runway's recommended model per route (`runway-api-2026.md`).
+    Endpoint.TEXT_TO_VIDEO: "seedance2",
+    Endpoint.IMAGE_UPSCALE: "magnific_precision_upscaler_v2",
+    Endpoint.TEXT_TO_SPEECH: "seed_audio",
+    Endpoint.SOUND_EFFECT: "seed_audio",
 }
 
 
