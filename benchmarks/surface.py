@@ -23,10 +23,7 @@ from mcp.server.mcpserver.tools import Tool
 
 from benchmarks.harness import Row, RunOptions, ScenarioResult, in_memory_server, in_memory_settings, running_sandbox
 from benchmarks.harness import sandbox_config as make_sandbox_config
-from runway_mcp.tools.catalog import register_catalog_tools
-from runway_mcp.tools.create import register_create_tools
-from runway_mcp.tools.registry import ToolRegistry
-from runway_mcp.tools.tasks import register_task_tools
+from runway_mcp.tools.server import tool_registry
 
 DEFINITIONS_TARGET = 12 * 1024
 ANSWER_TARGET = 700
@@ -40,10 +37,7 @@ def definition_bytes(name: str, description: str | None, schema: dict[str, Any])
 
 def sdk_definitions() -> int:
     """The same tools, built as the SDK builds them (no compaction), in bytes."""
-    registry = ToolRegistry()
-    register_create_tools(registry)
-    register_catalog_tools(registry)
-    register_task_tools(registry)
+    registry = tool_registry()
     total = 0
     for spec in registry.specs:
         description = spec.description or inspect.cleandoc(spec.fn.__doc__ or "")

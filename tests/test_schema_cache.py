@@ -23,12 +23,9 @@ from mcp import Client
 from mcp.server import MCPServer
 
 from runway_mcp.config import Settings
-from runway_mcp.tools.catalog import register_catalog_tools
-from runway_mcp.tools.create import register_create_tools
 from runway_mcp.tools.prompts import WORKFLOW_PROMPTS, register_prompts
 from runway_mcp.tools.registry import PACKAGE_DIR, CachedTool, ToolRegistry, cache_file_in, schema_fingerprint
-from runway_mcp.tools.server import build_server
-from runway_mcp.tools.tasks import register_task_tools
+from runway_mcp.tools.server import build_server, tool_registry
 from tests.support import clean_env, open_stdio_server
 
 pytestmark = pytest.mark.anyio
@@ -39,11 +36,10 @@ def listing(tools: Any) -> list[dict[str, Any]]:
 
 
 def registry() -> ToolRegistry:
-    tools = ToolRegistry()
-    register_create_tools(tools)
-    register_catalog_tools(tools)
-    register_task_tools(tools)
-    return tools
+    return tool_registry()
+
+
+TOOL_COUNT = len(tool_registry().specs)
 
 
 def edit_cache(cache: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
@@ -73,7 +69,7 @@ async def test_cached_listing_is_the_sdks_listing(settings: Settings, mode: str,
             listings.append(listing(await client.list_tools()))
         if cache_dir is not None:
             assert cache_file_in(cache).is_file()
-    assert len(listings[0]) == 12
+    assert len(listings[0]) == TOOL_COUNT
     assert listings[1] == listings[0]
     assert listings[2] == listings[0]
 
@@ -203,7 +199,7 @@ async def test_an_unwritable_cache_costs_only_speed(settings: Settings, tmp_path
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
     async with Client(build_server(cache_settings(settings, blocker / "cache"))) as client:
-        assert len((await client.list_tools()).tools) == 12
+        assert len((await client.list_tools()).tools) == TOOL_COUNT
         result = await client.call_tool("estimate_cost", {"endpoint": "video_upscale", "duration_seconds": 4})
         assert not result.is_error
 
@@ -302,7 +298,7 @@ async def test_a_fifo_at_the_cache_path_does_not_stall_the_start(tmp_path: Path)
     with anyio.fail_after(15):  # the open blocked until a writer came: forever
         async with open_stdio_server(stdio_cache_env(cache, tmp_path), tmp_path / "server.log") as server:
             listed = await server.request("tools/list")
-    assert len(listed["tools"]) == 12
+    assert len(listed["tools"]) == TOOL_COUNT
     assert "not a regular file" in (tmp_path / "server.log").read_text()
 
 

@@ -83,6 +83,16 @@ def create_lease_seconds(settings: Settings) -> float:
     return settings.connect_timeout + settings.read_timeout + settings.retry_budget_seconds + 30.0
 
 
+def tool_registry() -> ToolRegistry:
+    """Every tool the server offers, in the order clients list them."""
+    tools = ToolRegistry()
+    register_create_tools(tools)
+    register_catalog_tools(tools)
+    register_task_tools(tools)
+    register_account_tools(tools)
+    return tools
+
+
 def build_server(
     settings: Settings,
     *,
@@ -125,11 +135,7 @@ def build_server(
             await journal.aclose()
             await ledger.aclose()
 
-    tools = ToolRegistry()
-    register_create_tools(tools)
-    register_catalog_tools(tools)
-    register_task_tools(tools)
-    register_account_tools(tools)
+    tools = tool_registry()
     mcp: MCPServer[AppContext] = MCPServer(
         "runway",
         title="Runway video (CometAPI)",
