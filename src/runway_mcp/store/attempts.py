@@ -31,6 +31,7 @@ __all__ = [
     "expire_stale",
     "find_key",
     "holder_is_gone",
+    "insert_values",
     "migrate",
     "params_json",
     "row_of",
@@ -113,6 +114,23 @@ class CapReached:
 Decision = Proceed | KeyTaken | CapReached
 # An attempt's recorded outcome: state, task id, detail, when.
 Outcome = tuple[State, str | None, str | None, float]
+
+
+def insert_values(attempt: Attempt, *, attempt_id: str, holder: str, now: float, lease_until: float) -> dict[str, Any]:
+    """The values of a new in-flight attempt's row, by the names both insert paths use."""
+    return {
+        "attempt_id": attempt_id,
+        "owner": attempt.owner or "",
+        "key": attempt.idempotency_key,
+        "endpoint": attempt.endpoint,
+        "model": attempt.model,
+        "prompt": attempt.prompt,
+        "params": params_json(attempt),
+        "request_hash": attempt.request_hash,
+        "now": now,
+        "holder": holder,
+        "lease_until": lease_until,
+    }
 
 
 def params_json(attempt: Attempt) -> str:

@@ -41,8 +41,8 @@ from runway_mcp.store.attempts import (
     State,
     expire_stale,
     find_key,
+    insert_values,
     migrate,
-    params_json,
     row_of,
     schema_version,
     write_outcomes,
@@ -191,19 +191,9 @@ class Journal:
                 "INSERT INTO create_attempts (attempt_id, owner, idempotency_key, endpoint, model, prompt, params, "
                 "request_hash, state, started_at, holder, lease_until) VALUES (:attempt_id, :owner, :key, :endpoint, "
                 ":model, :prompt, :params, :request_hash, 'in_flight', :now, :holder, :lease_until)",
-                {
-                    "attempt_id": attempt_id,
-                    "owner": attempt.owner or "",
-                    "key": attempt.idempotency_key,
-                    "endpoint": attempt.endpoint,
-                    "model": attempt.model,
-                    "prompt": attempt.prompt,
-                    "params": params_json(attempt),
-                    "request_hash": attempt.request_hash,
-                    "now": now,
-                    "holder": HOLDER,
-                    "lease_until": now + self.lease_seconds,
-                },
+                insert_values(
+                    attempt, attempt_id=attempt_id, holder=HOLDER, now=now, lease_until=now + self.lease_seconds
+                ),
             )
             return Proceed(attempt_id)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from runway_mcp.store.attempts import params_json
+from runway_mcp.store.attempts import insert_values
 from runway_mcp.store.backend import DEFAULT_BUSY_TIMEOUT_SECONDS
 
 if TYPE_CHECKING:
@@ -158,18 +158,7 @@ class FastPath:
         cap: int | None, everyone: bool, since: float,
     ) -> tuple[FastDecision, int]:  # fmt: skip
         """Record the attempt unless its key is taken or the cap is reached: the decision and, for `cap`, the count."""
-        params = {
-            "attempt_id": attempt_id,
-            "owner": attempt.owner or "",
-            "key": attempt.idempotency_key,
-            "endpoint": attempt.endpoint,
-            "model": attempt.model,
-            "prompt": attempt.prompt,
-            "params": params_json(attempt),
-            "request_hash": attempt.request_hash,
-            "now": now,
-            "holder": holder,
-            "lease_until": lease_until,
+        params = insert_values(attempt, attempt_id=attempt_id, holder=holder, now=now, lease_until=lease_until) | {
             "cap": cap,
             "everyone": everyone,
             "since": since,
