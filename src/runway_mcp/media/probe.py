@@ -70,42 +70,15 @@ def _container_seconds(container: av.container.InputContainer) -> float | None:
     return None
 
 
-class _LocalReader(io.RawIOBase):
-    """A seekable reader over an open `LocalMedia`, by offset (the file's own position is never used)."""
+class _RandomAccessReader(io.RawIOBase):
+    """A seekable reader over something read by offset (`_read_at`): its own position, never a file's."""
 
-    def __init__(self, media: LocalMedia) -> None:
-        self._media = media
+    def __init__(self, size: int) -> None:
+        self._size = size
         self._position = 0
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._media.size}[whence]
-        self._position = max(0, base + offset)
-        return self._position
-
-    def tell(self) -> int:
-        return self._position
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        data = self._media.read_at(self._position, len(buffer))
-        buffer[: len(data)] = data
-        self._position += len(data)
-        return len(data)
-
-
-class _Base64Reader(io.RawIOBase):
-    """A seekable reader of the bytes a base64 payload stands for, decoding only the part asked for."""
-
-    def __init__(self, payload: str) -> None:
-        self._payload = payload
-        padding = len(payload) - len(payload.rstrip("="))
-        self._size = len(payload) // 4 * 3 - padding
-        self._position = 0
+    def _read_at(self, offset: int, size: int) -> bytes:
+        raise NotImplementedError
 
     def readable(self) -> bool:
         return True
@@ -122,15 +95,38 @@ class _Base64Reader(io.RawIOBase):
         return self._position
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        end = min(self._size, self._position + len(buffer))
-        if end <= self._position:
-            return 0
-        first, last = self._position // 3, -(-end // 3)  # the 3-byte groups that hold the range
-        decoded = base64.b64decode(self._payload[first * 4 : last * 4], validate=True)
-        data = decoded[self._position - first * 3 : end - first * 3]
+        data = self._read_at(self._position, min(len(buffer), max(0, self._size - self._position)))
         buffer[: len(data)] = data
         self._position += len(data)
         return len(data)
+
+
+class _LocalReader(_RandomAccessReader):
+    """An open `LocalMedia`, read by offset through the descriptor it was checked with."""
+
+    def __init__(self, media: LocalMedia) -> None:
+        super().__init__(media.size)
+        self._media = media
+
+    def _read_at(self, offset: int, size: int) -> bytes:
+        return self._media.read_at(offset, size)
+
+
+class _Base64Reader(_RandomAccessReader):
+    """The bytes a base64 payload stands for, decoding only the part asked for."""
+
+    def __init__(self, payload: str) -> None:
+        padding = len(payload) - len(payload.rstrip("="))
+        super().__init__(len(payload) // 4 * 3 - padding)
+        self._payload = payload
+
+    def _read_at(self, offset: int, size: int) -> bytes:
+        end = offset + size
+        if end <= offset:
+            return b""
+        first, last = offset // 3, -(-end // 3)  # the 3-byte groups that hold the range
+        decoded = base64.b64decode(self._payload[first * 4 : last * 4], validate=True)
+        return decoded[offset - first * 3 : end - first * 3]
 
 
 def _short(exc: BaseException) -> str:
