@@ -188,14 +188,23 @@ async def test_the_fronts_answers_are_the_sdks_byte_for_byte(
     assert answered_from_manifest(learning_log.read_text()) == []
     assert manifest_file(cache).stat().st_mode & 0o077 == 0
 
-    # With the manifest: the front answers every static request, byte for byte what the SDK sent.
-    front_log = tmp_path / "front.log"
-    fronted = await run_session(env_for(sandbox_server, tmp_path, cache), front_log, session)
+    # With the manifest: the front answers every static request, byte for byte what the SDK sent. Whether
+    # it gets to answer depends on the race with the SDK's import (a busy machine can hand the session to
+    # a warm SDK first, which is also correct): every start must answer exactly as the SDK does, and one
+    # of three must be the front's.
     statics = [m["method"] for m in session if "id" in m and m["method"] != "tools/call"]
-    assert answered_from_manifest(front_log.read_text()) == statics
-    assert fronted == sdk
-    assert "differs from the SDK's" not in front_log.read_text()
-    assert json.loads(fronted[99])["result"]["isError"] is False  # the tool call, after the hand-over
+    answered: list[list[str]] = []
+    for attempt in range(3):
+        front_log = tmp_path / f"front-{attempt}.log"
+        fronted = await run_session(env_for(sandbox_server, tmp_path, cache), front_log, session)
+        assert fronted == sdk
+        assert "differs from the SDK's" not in front_log.read_text()
+        assert json.loads(fronted[99])["result"]["isError"] is False  # the tool call, after the hand-over
+        answered.append(answered_from_manifest(front_log.read_text()))
+        if answered[-1] == statics:
+            break
+    notes = [line for line in front_log.read_text().splitlines() if "manifest" in line or "front" in line]
+    assert answered[-1] == statics, (answered, notes)
 
 
 @pytest.mark.parametrize("era", ["legacy-2025-11-25", "modern"])
