@@ -18,19 +18,24 @@ Both run on psycopg's async connections (a small pool of their own), so no worke
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
+import logging
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from runway_mcp.store.attempts import insert_values
 from runway_mcp.store.backend import DEFAULT_BUSY_TIMEOUT_SECONDS
 
 if TYPE_CHECKING:
-    from psycopg import AsyncConnection
+    from psycopg import AsyncConnection, Connection
     from psycopg.rows import DictRow
     from psycopg_pool import AsyncConnectionPool
 
     from runway_mcp.store.attempts import Attempt
 
 __all__ = ["BEGIN_FUNCTION", "FINISH_FUNCTION", "FastPath"]
+
+logger = logging.getLogger(__name__)
 
 # The version is in the name: servers of different versions on one database each call their own.
 # Change a definition below, and the number must change too: an installed function is never replaced.
@@ -40,6 +45,10 @@ FastDecision = Literal["proceed", "taken", "cap"]
 # SQLSTATE classes of a connection that is gone: connection exceptions, and the server shutting it down.
 LOST_CONNECTION_STATES: Final = ("08", "57P")
 POOL_MAX_SIZE: Final = 4
+# On a server on this host each statement first runs right on the event loop (as the SQLite journal
+# does): no task switch, no wake-up. Its lock wait is cut to this, so the loop never waits on another
+# writer; a statement that would wait goes to the async pool, which waits as long as `busy_timeout`.
+INLINE_LOCK_TIMEOUT: Final = "1ms"
 
 # S608: the only interpolation is BEGIN_FUNCTION, a constant; every value goes in as a parameter.
 _DEFINITION: Final = f"""
@@ -107,11 +116,17 @@ class FastPath:
     """`begin` and `finish` as single statements; build with `FastPath.open` once the schema is migrated."""
 
     def __init__(
-        self, pool: AsyncConnectionPool[AsyncConnection[DictRow]], *, lock_key: int, busy_timeout: float
+        self,
+        pool: AsyncConnectionPool[AsyncConnection[DictRow]],
+        *,
+        lock_key: int,
+        busy_timeout: float,
+        inline: Connection[DictRow] | None = None,
     ) -> None:
         import psycopg
 
         self._pool = pool
+        self._inline = inline
         self._lock_key = lock_key
         self._lock_timeout = f"{max(1, round(busy_timeout * 1000))}ms"
         self._operational_error = psycopg.OperationalError
@@ -151,7 +166,7 @@ class FastPath:
         except BaseException:
             await pool.close()
             raise
-        return cls(pool, lock_key=lock_key, busy_timeout=busy_timeout)
+        return cls(pool, lock_key=lock_key, busy_timeout=busy_timeout, inline=_inline_connection(url, kwargs))
 
     async def begin(
         self, attempt: Attempt, *, attempt_id: str, holder: str, now: float, lease_until: float,
@@ -184,10 +199,42 @@ class FastPath:
         )
 
     async def aclose(self) -> None:
+        self._drop_inline()
         await self._pool.close()
 
+    def _run_inline(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """The statement on the loopback connection, right here; None when the async pool must decide.
+
+        None for a lock another writer holds (after INLINE_LOCK_TIMEOUT), a lost connection (dropped:
+        the pool serves from then on) or any refusal: the pool's run of the same idempotent statement
+        gives the answer that counts.
+        """
+        conn = self._inline
+        if conn is None:
+            return None
+        try:
+            cursor = conn.execute(sql, {**params, "lock_timeout": INLINE_LOCK_TIMEOUT})
+            return cursor.fetchall() if cursor.description is not None else []
+        except self._operational_error as exc:
+            if conn.broken or (exc.sqlstate or "").startswith(LOST_CONNECTION_STATES):
+                logger.info("the journal's loopback connection was lost; its statements now go through the pool")
+                self._drop_inline()
+            return None
+        except Exception:
+            return None
+
+    def _drop_inline(self) -> None:
+        conn, self._inline = self._inline, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
     async def _execute(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        """Run one idempotent statement; again on another connection while the one used was lost."""
+        """Run one idempotent statement: inline on loopback when it need not wait, else on the pool, again on
+        another connection while the one used was lost."""
+        rows = self._run_inline(sql, params)
+        if rows is not None:
+            return rows
         tries = POOL_MAX_SIZE + 1  # each pooled connection may have been cut (a restart cuts them all)
         for attempt in range(1, tries + 1):
             async with self._pool.connection() as conn:
@@ -201,3 +248,27 @@ class FastPath:
                     if attempt == tries or not lost:
                         raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _inline_connection(url: str, kwargs: dict[str, Any]) -> Connection[DictRow] | None:
+    """A synchronous connection for statements run right on the event loop, when the server is on this host."""
+    import psycopg
+
+    try:
+        conn: Connection[DictRow] = psycopg.connect(url, **kwargs)
+    except psycopg.Error:
+        return None
+    if _on_this_host(conn.info.host):
+        return conn
+    conn.close()
+    return None
+
+
+def _on_this_host(host: str) -> bool:
+    """A Unix socket (a directory path) or a loopback address: a round trip costs microseconds."""
+    if host.startswith("/") or host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
