@@ -303,22 +303,33 @@ class HttpServer:
         settings = self.settings.model_copy(update={"http_port": port})
         app = create_app(settings, transport=self.transport, host="127.0.0.1")
         config = uvicorn.Config(app, log_config=None, access_log=False, timeout_graceful_shutdown=2)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the HTTP server on {self.url} did not start")
-            time.sleep(0.01)
+        self._server, self._thread = start_uvicorn(config, sock, f"the HTTP server on {self.url}")
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        if self._thread.is_alive():
-            self._server.force_exit = True
-            self._thread.join(timeout=5)
+        stop_uvicorn(self._server, self._thread, force=True)
+
+
+def start_uvicorn(config: uvicorn.Config, sock: socket.socket, what: str) -> tuple[uvicorn.Server, threading.Thread]:
+    """Serve `config`'s app on the bound `sock` from a daemon thread; return once it listens."""
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start")
+        time.sleep(0.01)
+    return server, thread
+
+
+def stop_uvicorn(server: uvicorn.Server, thread: threading.Thread, *, force: bool) -> None:
+    """Ask the server to stop; with `force`, make it stop if it has not within 10 s."""
+    server.should_exit = True
+    thread.join(timeout=10)
+    if force and thread.is_alive():
+        server.force_exit = True
+        thread.join(timeout=5)
 
 
 def mcp_http_client(token: str | None) -> httpx2.AsyncClient:
@@ -556,27 +567,15 @@ class StubUpstream:
         await send({"type": "http.response.body", "body": body})
 
     def __enter__(self) -> StubUpstream:
-        import threading
-
-        import uvicorn
-
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         config = uvicorn.Config(self._app, log_config=None, access_log=False, lifespan="off", interface="asgi3")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the stub upstream on {self.url} did not start")
-            time.sleep(0.01)
+        self._server, self._thread = start_uvicorn(config, sock, f"the stub upstream on {self.url}")
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+        stop_uvicorn(self._server, self._thread, force=False)
 
 
 def stub_env(stub: StubUpstream, tmp_path: Path, **variables: str) -> dict[str, str]:
