@@ -41,6 +41,7 @@ from benchmarks.harness import (
     running_sandbox,
     sandbox_config,
     server_env,
+    until_listening,
 )
 
 REAL_KEY = "sk-bench-real-caller-7Hd2Qm9Xw4"
@@ -74,17 +75,7 @@ async def byo_server(env: dict[str, str], options: RunOptions) -> AsyncIterator[
         command, env=http_env, stdin=subprocess.DEVNULL, stdout=options.errlog, stderr=options.errlog
     )
     try:
-        with anyio.fail_after(START_SECONDS):
-            while True:
-                if process.returncode is not None:
-                    raise RuntimeError(f"the BYO server exited with status {process.returncode} (see the run's log)")
-                try:
-                    stream = await anyio.connect_tcp("127.0.0.1", port)
-                except OSError:
-                    await anyio.sleep(0.1)
-                    continue
-                await stream.aclose()
-                break
+        await until_listening(process, port, START_SECONDS, "the BYO server")
         yield process.pid, f"http://127.0.0.1:{port}/mcp"
     finally:
         process.terminate()

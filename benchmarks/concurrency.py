@@ -39,6 +39,7 @@ from benchmarks.harness import (
     server_env,
     stdio_server,
     succeeded_task,
+    until_listening,
 )
 from benchmarks.per_call import upstream_headers
 from runway_mcp.upstream.transport import make_http_client
@@ -128,17 +129,7 @@ async def http_server(env: dict[str, str], options: RunOptions) -> AsyncIterator
         command, env=http_env, stdin=subprocess.DEVNULL, stdout=options.errlog, stderr=options.errlog
     )
     try:
-        with anyio.fail_after(HTTP_START_TIMEOUT_SECONDS):
-            for _ in range(int(HTTP_START_TIMEOUT_SECONDS / 0.1)):
-                if process.returncode is not None:
-                    raise RuntimeError(f"the HTTP server exited with status {process.returncode} (see the run's log)")
-                try:
-                    stream = await anyio.connect_tcp("127.0.0.1", port)
-                except OSError:
-                    await anyio.sleep(0.1)
-                    continue
-                await stream.aclose()
-                break
+        await until_listening(process, port, HTTP_START_TIMEOUT_SECONDS, "the HTTP server")
         yield f"http://127.0.0.1:{port}/mcp"
     finally:
         process.terminate()

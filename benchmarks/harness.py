@@ -357,6 +357,21 @@ def find_server_pid(tag: str) -> int:
     raise RuntimeError(f"no child process carries {TAG_VARIABLE}={tag}")
 
 
+async def until_listening(process: anyio.abc.Process, port: int, seconds: float, what: str) -> None:
+    """Wait until `process` accepts TCP connections on 127.0.0.1:`port`; raise if it exits or `seconds` pass."""
+    with anyio.fail_after(seconds):
+        while True:
+            if process.returncode is not None:
+                raise RuntimeError(f"{what} exited with status {process.returncode} (see the run's log)")
+            try:
+                stream = await anyio.connect_tcp("127.0.0.1", port)
+            except OSError:
+                await anyio.sleep(0.1)
+                continue
+            await stream.aclose()
+            return
+
+
 @asynccontextmanager
 async def in_memory_server(settings: Settings) -> AsyncIterator[Client]:
     async with Client(build_server(settings)) as client:
