@@ -288,9 +288,11 @@ async def test_a_wrong_list_is_corrected_announced_and_rebuilt_on_a_handshake_co
     sdk = await run_session(env_for(sandbox_server, tmp_path, "off"), tmp_path / "sdk.log", static_session(era))
     await run_session(env, tmp_path / "learn.log", static_session(era))
     # Whether the front answers first races the SDK's import (see the byte-for-byte test): a start whose
-    # session the SDK took first must answer as the SDK does (and learns the manifest again, so each try
-    # edits the file as it is); one of three must be the front's.
+    # session the SDK took first must answer as the SDK does (and leaves the file as it found it, so each
+    # try edits the learned one again); one of three must be the front's.
+    learned = manifest_file(cache).read_bytes()
     for attempt in range(3):
+        manifest_file(cache).write_bytes(learned)
         edit_tools_list(cache, lambda result: result["tools"].pop())  # as if a tool had been added since
         log = tmp_path / f"front-{attempt}.log"
         async with stdio(env, log) as server:
@@ -322,7 +324,9 @@ async def test_a_wrong_list_is_announced_on_a_listen_stream_of_a_2026_connection
     env = env_for(sandbox_server, tmp_path, cache)
     await run_session(env, tmp_path / "learn.log", static_session("modern"))
     listen = request(3, "subscriptions/listen", {"notifications": {"toolsListChanged": True}}, era="modern")
+    learned = manifest_file(cache).read_bytes()
     for attempt in range(3):  # as in the handshake test: one of three starts must be the front's
+        manifest_file(cache).write_bytes(learned)
         edit_tools_list(cache, lambda result: result["tools"][0].update(description="out of date"))
         log = tmp_path / f"front-{attempt}.log"
         async with stdio(env, log) as server:
