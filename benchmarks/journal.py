@@ -9,6 +9,11 @@ one `begin` (with an idempotency key, so the key is looked up too) plus one `fin
 process, for the SQLite file and, when a PostgreSQL server can be started from the system's
 binaries (or `RUNWAY_MCP_BENCH_DATABASE_URL` names one), for PostgreSQL. Then three processes
 record creates into one store at once, and the scenario reports creates per second.
+
+Neither store waits for a disk flush here: SQLite's WAL with `synchronous = NORMAL` does not flush
+at each commit, and the throwaway PostgreSQL server runs without fsync (as the tests' does). On a
+server that flushes every commit, `begin` adds one flush of its disk (an attempt must be on disk
+before its request leaves); `finish` does not wait for one (`store/postgres_fast.py`).
 """
 
 from __future__ import annotations

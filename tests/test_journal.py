@@ -562,8 +562,82 @@ async def test_postgres_journal_survives_its_connections_being_cut(request: pyte
         assert sorted((row.idempotency_key, row.state, row.task_id) for row in rows) == [
             (f"key-{n}", "created", f"task-{n}") for n in range(3)
         ]
+        assert loopback_queries(cluster, url) == []  # cut once, it is not reopened: the pool serves
     finally:
         await journal.aclose()
+
+
+def loopback_queries(cluster: PostgresCluster, url: str) -> list[str]:
+    """The last statement of each of the journal's loopback connections to this database."""
+    from runway_mcp.store.loopback import APPLICATION_NAME
+
+    rows = cluster.admin(
+        "SELECT query FROM pg_stat_activity WHERE datname = %(db)s AND application_name = %(app)s",
+        {"db": url.rsplit("/", 1)[1], "app": APPLICATION_NAME},
+    )
+    return [row[0] for row in rows]
+
+
+async def test_on_this_host_begin_and_finish_run_as_prepared_statements_on_one_connection(
+    request: pytest.FixtureRequest,
+) -> None:
+    from runway_mcp.store import postgres_fast
+    from runway_mcp.store.postgres import PostgresBackend
+
+    cluster, url = pg_store(request)
+    journal = await Journal.open(lambda: PostgresBackend(url), lease_seconds=60)
+    try:
+        attempt_id = await proceed(journal, attempt())
+        assert loopback_queries(cluster, url) == [postgres_fast._BEGIN.positional]
+        await journal.finish(attempt_id, "created", task_id="task-1")
+        assert loopback_queries(cluster, url) == [postgres_fast._FINISH.positional]
+        taken = await journal.begin(attempt(), cap=None, cap_per_owner=False)  # the answer read back as text
+        assert isinstance(taken, KeyTaken) and (taken.earlier.state, taken.earlier.task_id) == ("created", "task-1")
+        capped = await journal.begin(attempt("key-2"), cap=1, cap_per_owner=False)
+        assert capped == CapReached(1)
+    finally:
+        await journal.aclose()
+
+
+async def test_a_statement_the_loopback_cannot_run_goes_through_the_pool_and_the_loopback_stays(
+    request: pytest.FixtureRequest,
+) -> None:
+    """A lock another writer holds past the loopback's 1 ms, and a value libpq would cut (a NUL character):
+    the pool runs the statement (waiting for the lock, refusing the NUL clearly); the loopback serves on."""
+    from runway_mcp.store import postgres_fast
+    from runway_mcp.store.postgres import PostgresBackend
+
+    cluster, url = pg_store(request)
+    journal = await Journal.open(lambda: PostgresBackend(url, busy_timeout=30), lease_seconds=60)
+    try:
+        await proceed(journal, attempt("key-0"))  # the first begin also looks for dead senders (the generic path)
+        decisions: list[Decision] = []
+
+        async def begin() -> None:
+            decisions.append(await journal.begin(attempt(), cap=None, cap_per_owner=False))
+
+        async with anyio.create_task_group() as group:
+            with postgres_write_lock(url):
+                group.start_soon(begin)
+                await anyio.sleep(0.5)
+                assert decisions == []  # waiting on the pool for the lock, not failed and not run
+                assert loopback_queries(cluster, url) == [postgres_fast._BEGIN.positional]
+        assert len(decisions) == 1 and isinstance(decisions[0], Proceed)
+
+        with pytest.raises(JournalUnavailable, match="NUL"):
+            await journal.begin(attempt("nul\x00key"), cap=None, cap_per_owner=False)
+        await journal.finish(decisions[0].attempt_id, "created", task_id="task-1")
+        assert loopback_queries(cluster, url) == [postgres_fast._FINISH.positional]
+        row = await journal.lookup("alice", "key-1")
+        assert row is not None and (row.state, row.task_id) == ("created", "task-1")
+        assert store_count(cluster, url) == 2
+    finally:
+        await journal.aclose()
+
+
+def store_count(cluster: PostgresCluster, url: str) -> int:
+    rows = cluster.admin("SELECT count(*) FROM create_attempts", database=url.rsplit("/", 1)[1])
+    return int(rows[0][0])
 
 
 async def test_the_journal_waits_out_a_server_restart(postgres_cluster: PostgresCluster) -> None:

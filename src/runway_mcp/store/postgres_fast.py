@@ -13,21 +13,21 @@ about 1.5 ms per create on loopback, half a create's own round trip. Here:
   own row and proceeds, so it can be retried safely.
 - `finish` is one `UPDATE` by attempt id (in a function too, see `_FINISH_DEFINITION`): idempotent.
 
-Both run on psycopg's async connections (a small pool of their own), so no worker thread is woken.
+Both run on psycopg's async connections (a small pool of their own), so no worker thread is woken;
+on a server on this host, first right on the event loop as prepared statements (`store/loopback.py`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import ipaddress
 import logging
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from runway_mcp.store.attempts import insert_values
 from runway_mcp.store.backend import DEFAULT_BUSY_TIMEOUT_SECONDS
+from runway_mcp.store.loopback import Loopback, Statement
 
 if TYPE_CHECKING:
-    from psycopg import AsyncConnection, Connection
+    from psycopg import AsyncConnection
     from psycopg.rows import DictRow
     from psycopg_pool import AsyncConnectionPool
 
@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 # The version is in the name: servers of different versions on one database each call their own.
 # Change a definition below, and the number must change too: an installed function is never replaced.
 BEGIN_FUNCTION: Final = "runway_mcp_journal_begin_v1"
-FINISH_FUNCTION: Final = "runway_mcp_journal_finish_v1"
+FINISH_FUNCTION: Final = "runway_mcp_journal_finish_v2"
 FastDecision = Literal["proceed", "taken", "cap"]
 # SQLSTATE classes of a connection that is gone: connection exceptions, and the server shutting it down.
 LOST_CONNECTION_STATES: Final = ("08", "57P")
@@ -89,27 +89,41 @@ BEGIN
 END
 $body$"""  # noqa: S608
 
-# `finish` as a function too, only so that its wait for row locks is bounded inside the statement's own
-# transaction (a session setting would not survive a transaction-pooling proxy such as PgBouncer).
+# `finish` as a function too, so that its settings hold inside the statement's own transaction (a session
+# setting would not survive a transaction-pooling proxy such as PgBouncer): its wait for row locks is
+# bounded, and its commit does not wait for the server's disk. An outcome lost in a crash of the database
+# server leaves its attempt in flight, which turns in doubt when its lease runs out: the safe side, and a
+# create is not slowed by a flush that only a crash of the database itself would need. (`begin` does wait:
+# an attempt must be on disk before its request can leave.)
 _FINISH_DEFINITION: Final = f"""
 CREATE OR REPLACE FUNCTION {FINISH_FUNCTION}(
     p_attempt_id TEXT, p_state TEXT, p_task_id TEXT, p_detail TEXT, p_at DOUBLE PRECISION, p_lock_timeout TEXT)
 RETURNS VOID LANGUAGE plpgsql AS $body$
 BEGIN
     PERFORM set_config('lock_timeout', p_lock_timeout, true);
+    PERFORM set_config('synchronous_commit', 'off', true);
     UPDATE create_attempts SET state = p_state, task_id = p_task_id, detail = p_detail, finished_at = p_at
         WHERE attempt_id = p_attempt_id;
 END
 $body$"""  # noqa: S608
 
-_BEGIN: Final = (
-    f"SELECT decision, counted FROM {BEGIN_FUNCTION}(%(attempt_id)s, %(owner)s, %(key)s, %(endpoint)s, "  # noqa: S608
-    "%(model)s, %(prompt)s, %(params)s, %(request_hash)s, %(now)s, %(holder)s, %(lease_until)s, "
-    "%(cap)s::INTEGER, %(everyone)s, %(since)s, %(lock_key)s, %(lock_timeout)s)"
-)
-_FINISH: Final = (
-    f"SELECT {FINISH_FUNCTION}(%(attempt_id)s, %(state)s, %(task_id)s, %(detail)s, %(at)s, %(lock_timeout)s)"
-)
+# The two calls, by their ordered arguments: psycopg's named form for the pool, a prepared one on loopback.
+_BEGIN: Final = Statement(
+    "runway_mcp_begin",
+    f"SELECT decision, counted FROM {BEGIN_FUNCTION}({{}})",  # noqa: S608
+    [
+        ("attempt_id", "text"), ("owner", "text"), ("key", "text"), ("endpoint", "text"), ("model", "text"),
+        ("prompt", "text"), ("params", "text"), ("request_hash", "text"), ("now", "float8"), ("holder", "text"),
+        ("lease_until", "float8"), ("cap", "int4"), ("everyone", "bool"), ("since", "float8"),
+        ("lock_key", "int8"), ("lock_timeout", "text"),
+    ],
+)  # fmt: skip
+_FINISH: Final = Statement(
+    "runway_mcp_finish",
+    f"SELECT {FINISH_FUNCTION}({{}})",
+    [("attempt_id", "text"), ("state", "text"), ("task_id", "text"), ("detail", "text"), ("at", "float8"),
+     ("lock_timeout", "text")],
+)  # fmt: skip
 
 
 class FastPath:
@@ -121,12 +135,12 @@ class FastPath:
         *,
         lock_key: int,
         busy_timeout: float,
-        inline: Connection[DictRow] | None = None,
+        loopback: Loopback | None = None,
     ) -> None:
         import psycopg
 
         self._pool = pool
-        self._inline = inline
+        self._loopback = loopback
         self._lock_key = lock_key
         self._lock_timeout = f"{max(1, round(busy_timeout * 1000))}ms"
         self._operational_error = psycopg.OperationalError
@@ -166,7 +180,7 @@ class FastPath:
         except BaseException:
             await pool.close()
             raise
-        return cls(pool, lock_key=lock_key, busy_timeout=busy_timeout, inline=_inline_connection(url, kwargs))
+        return cls(pool, lock_key=lock_key, busy_timeout=busy_timeout, loopback=Loopback.connect(url, kwargs))
 
     async def begin(
         self, attempt: Attempt, *, attempt_id: str, holder: str, now: float, lease_until: float,
@@ -199,47 +213,22 @@ class FastPath:
         )
 
     async def aclose(self) -> None:
-        self._drop_inline()
+        if self._loopback is not None:
+            self._loopback.close()
         await self._pool.close()
 
-    def _run_inline(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]] | None:
-        """The statement on the loopback connection, right here; None when the async pool must decide.
-
-        None for a lock another writer holds (after INLINE_LOCK_TIMEOUT), a lost connection (dropped:
-        the pool serves from then on) or any refusal: the pool's run of the same idempotent statement
-        gives the answer that counts.
-        """
-        conn = self._inline
-        if conn is None:
-            return None
-        try:
-            cursor = conn.execute(sql, {**params, "lock_timeout": INLINE_LOCK_TIMEOUT})
-            return cursor.fetchall() if cursor.description is not None else []
-        except self._operational_error as exc:
-            if conn.broken or (exc.sqlstate or "").startswith(LOST_CONNECTION_STATES):
-                logger.info("the journal's loopback connection was lost; its statements now go through the pool")
-                self._drop_inline()
-            return None
-        except Exception:
-            return None
-
-    def _drop_inline(self) -> None:
-        conn, self._inline = self._inline, None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                conn.close()
-
-    async def _execute(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        """Run one idempotent statement: inline on loopback when it need not wait, else on the pool, again on
-        another connection while the one used was lost."""
-        rows = self._run_inline(sql, params)
-        if rows is not None:
-            return rows
+    async def _execute(self, statement: Statement, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Run one idempotent statement: right here on loopback when it need not wait, else on the pool, again
+        on another connection while the one used was lost."""
+        if self._loopback is not None:
+            rows = self._loopback.run(statement, params | {"lock_timeout": INLINE_LOCK_TIMEOUT})
+            if rows is not None:
+                return rows
         tries = POOL_MAX_SIZE + 1  # each pooled connection may have been cut (a restart cuts them all)
         for attempt in range(1, tries + 1):
             async with self._pool.connection() as conn:
                 try:
-                    cursor = await conn.execute(sql, params)
+                    cursor = await conn.execute(statement.named, params)
                     return await cursor.fetchall() if cursor.description is not None else []
                 except self._operational_error as exc:
                     # A lost connection (a restart, an administrator's cut, a proxy's idle timeout): once more.
@@ -248,27 +237,3 @@ class FastPath:
                     if attempt == tries or not lost:
                         raise
         raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _inline_connection(url: str, kwargs: dict[str, Any]) -> Connection[DictRow] | None:
-    """A synchronous connection for statements run right on the event loop, when the server is on this host."""
-    import psycopg
-
-    try:
-        conn: Connection[DictRow] = psycopg.connect(url, **kwargs)
-    except psycopg.Error:
-        return None
-    if _on_this_host(conn.info.host):
-        return conn
-    conn.close()
-    return None
-
-
-def _on_this_host(host: str) -> bool:
-    """A Unix socket (a directory path) or a loopback address: a round trip costs microseconds."""
-    if host.startswith("/") or host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
