@@ -1,8 +1,9 @@
 """How long a video input is, read from its container's header before anything is sent (for exact prices).
 
-Only a local file or a data URI can be read: a remote URL is never fetched for this. The header is
-read through PyAV (FFmpeg), imported here on first use; no frame is decoded beyond the one FFmpeg
-may read to learn the stream's format. A local file is read through the descriptor it was checked
+Only a local file or a data URI can be read: a remote URL is never fetched for this. An MP4 or
+QuickTime clip's header is read here (`media/mp4.py`); any other clip's through PyAV (FFmpeg),
+imported on first use, where no frame is decoded beyond the one FFmpeg may read to learn the
+stream's format. A local file is read through the descriptor it was checked
 with (`LocalMedia.read_at`), never through its path again; a data URI is decoded from base64 only
 where the demuxer reads, so a 16 MB clip is never copied whole.
 """
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Final
 import anyio
 
 from runway_mcp.media.local import LocalMedia
+from runway_mcp.media.mp4 import BrokenMp4, mp4_seconds
 
 if TYPE_CHECKING:
     import av.container
@@ -34,18 +36,19 @@ class UnknownLength(Exception):
 
 def video_seconds(source: LocalMedia | str) -> float:
     """The length in seconds of a local video (an open `LocalMedia`) or a `data:` URI; `UnknownLength` if unreadable."""
-    import av
-
     if isinstance(source, LocalMedia):
-        reader: io.RawIOBase = _LocalReader(source)
+        reader: _RandomAccessReader = _LocalReader(source)
     elif source[:5].lower() == "data:":
         reader = _Base64Reader(source[source.index(",") + 1 :] if "," in source else "")
     else:
         raise UnknownLength("it is a remote URL, which is not fetched to measure it")
     try:
-        with av.open(io.BufferedReader(reader), "r", metadata_errors="ignore") as container:
-            seconds = _container_seconds(container)
-    except (av.FFmpegError, binascii.Error, ValueError, OSError) as exc:
+        seconds = mp4_seconds(reader.read_at, reader.size)
+        if seconds is None:
+            seconds = _ffmpeg_seconds(reader)
+    except BrokenMp4 as exc:
+        raise UnknownLength(f"{UNREADABLE} ({exc})") from None
+    except (binascii.Error, ValueError, OSError) as exc:
         raise UnknownLength(f"{UNREADABLE} ({_short(exc)})") from None
     if seconds is None or seconds <= 0:
         raise UnknownLength(f"{UNREADABLE}: its header gives no duration")
@@ -60,6 +63,18 @@ async def video_seconds_in_thread(source: LocalMedia | str) -> float | UnknownLe
         return exc
 
 
+def _ffmpeg_seconds(reader: _RandomAccessReader) -> float | None:
+    """The length FFmpeg reads from the header (PyAV is imported here: ~65 ms and ~23 MB, the first time)."""
+    import av
+
+    reader.seek(0)
+    try:
+        with av.open(io.BufferedReader(reader), "r", metadata_errors="ignore") as container:
+            return _container_seconds(container)
+    except av.FFmpegError as exc:
+        raise UnknownLength(f"{UNREADABLE} ({_short(exc)})") from None
+
+
 def _container_seconds(container: av.container.InputContainer) -> float | None:
     """The video stream's own duration, else the container's (both from the header)."""
     for stream in container.streams.video:
@@ -71,13 +86,13 @@ def _container_seconds(container: av.container.InputContainer) -> float | None:
 
 
 class _RandomAccessReader(io.RawIOBase):
-    """A seekable reader over something read by offset (`_read_at`): its own position, never a file's."""
+    """A seekable reader over something read by offset (`read_at`): its own position, never a file's."""
 
     def __init__(self, size: int) -> None:
-        self._size = size
+        self.size = size
         self._position = 0
 
-    def _read_at(self, offset: int, size: int) -> bytes:
+    def read_at(self, offset: int, size: int) -> bytes:
         raise NotImplementedError
 
     def readable(self) -> bool:
@@ -87,7 +102,7 @@ class _RandomAccessReader(io.RawIOBase):
         return True
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self.size}[whence]
         self._position = max(0, base + offset)
         return self._position
 
@@ -95,7 +110,7 @@ class _RandomAccessReader(io.RawIOBase):
         return self._position
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        data = self._read_at(self._position, min(len(buffer), max(0, self._size - self._position)))
+        data = self.read_at(self._position, min(len(buffer), max(0, self.size - self._position)))
         buffer[: len(data)] = data
         self._position += len(data)
         return len(data)
@@ -108,7 +123,7 @@ class _LocalReader(_RandomAccessReader):
         super().__init__(media.size)
         self._media = media
 
-    def _read_at(self, offset: int, size: int) -> bytes:
+    def read_at(self, offset: int, size: int) -> bytes:
         return self._media.read_at(offset, size)
 
 
@@ -120,7 +135,7 @@ class _Base64Reader(_RandomAccessReader):
         super().__init__(len(payload) // 4 * 3 - padding)
         self._payload = payload
 
-    def _read_at(self, offset: int, size: int) -> bytes:
+    def read_at(self, offset: int, size: int) -> bytes:
         end = offset + size
         if end <= offset:
             return b""
