@@ -23,9 +23,10 @@ from mcp import Client
 from mcp.server import MCPServer
 
 from runway_mcp.config import Settings
+from runway_mcp.tools.player import CONFIRM_TOOL
 from runway_mcp.tools.prompts import WORKFLOW_PROMPTS, register_prompts
 from runway_mcp.tools.registry import PACKAGE_DIR, CachedTool, ToolRegistry, cache_file_in, schema_fingerprint
-from runway_mcp.tools.server import build_server, tool_registry
+from runway_mcp.tools.server import build_server, server_registry, tool_registry
 from tests.support import clean_env, open_stdio_server
 
 pytestmark = pytest.mark.anyio
@@ -36,10 +37,10 @@ def listing(tools: Any) -> list[dict[str, Any]]:
 
 
 def registry() -> ToolRegistry:
-    return tool_registry()
+    return server_registry()  # what a server registers, and so what the cache file holds
 
 
-TOOL_COUNT = len(tool_registry().specs)
+TOOL_COUNT = len(tool_registry().specs)  # what a client without MCP Apps lists
 
 
 def edit_cache(cache: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
@@ -192,7 +193,8 @@ async def test_a_corrupt_cache_is_rebuilt(settings: Settings, tmp_path: Path, co
     async with Client(build_server(cache_settings(settings, cache))) as client:
         assert listing(await client.list_tools()) == expected
         assert not (await client.call_tool("estimate_cost", {"endpoint": "text_to_image"})).is_error
-    assert set(json.loads(path.read_text())["tools"]) == {tool["name"] for tool in expected}
+    # Every tool the server registers, the app-only one too (hidden from this client, which has no MCP Apps).
+    assert set(json.loads(path.read_text())["tools"]) == {tool["name"] for tool in expected} | {CONFIRM_TOOL}
 
 
 async def test_an_unwritable_cache_costs_only_speed(settings: Settings, tmp_path: Path) -> None:

@@ -40,6 +40,7 @@ from runway_mcp.service.requests import PreparedRequest, build_request
 from runway_mcp.store.records import canonical_request_hash
 from runway_mcp.tools.annotations import CREATES_PAID_TASK
 from runway_mcp.tools.context import app_of, owner_of, tool_errors
+from runway_mcp.tools.registry import ToolRegistry
 from runway_mcp.tools.routes import tool_for
 
 PLAYER_URI: Final = "ui://runway/player.html"
@@ -78,7 +79,8 @@ def media_domains(settings: Settings) -> list[str]:
 
 
 def player_extension(settings: Settings) -> Apps:
-    """The MCP Apps extension: the player page and the app-only tool behind its Confirm button."""
+    """The MCP Apps extension: the player page. (The app-only tool behind its Confirm button is registered
+    with the others, `register_player_tools`, so that its schemas come from the schema cache too.)"""
     apps = Apps()
     apps.add_html_resource(
         PLAYER_URI,
@@ -89,20 +91,22 @@ def player_extension(settings: Settings) -> Apps:
         csp=ResourceCsp(resource_domains=media_domains(settings)),
         prefers_border=True,
     )
-    apps.tool(
-        resource_uri=PLAYER_URI,
-        visibility=["app"],
-        name=CONFIRM_TOOL,
-        title="Create the task the user confirmed in the player",
-        annotations=CREATES_PAID_TASK,
-    )(confirm_paid_create)
     return apps
 
 
+def register_player_tools(tools: ToolRegistry) -> None:
+    """The app-only tool behind the player's Confirm button (`bind_player` marks it visible to the app only)."""
+    tools.tool(title="Create the task the user confirmed in the player", annotations=CREATES_PAID_TASK)(
+        confirm_paid_create
+    )
+
+
 def bind_player(tools: Sequence[Tool]) -> list[Tool]:
-    """The tools, those whose results the player shows marked with `_meta.ui.resourceUri`."""
+    """The tools, those whose results the player shows marked with `_meta.ui.resourceUri` (as `Apps.tool` would)."""
     for tool in tools:
-        if tool.name in PLAYER_TOOLS:
+        if tool.name == CONFIRM_TOOL:
+            tool.meta = {**(tool.meta or {}), "ui": {"resourceUri": PLAYER_URI, "visibility": ["app"]}}
+        elif tool.name in PLAYER_TOOLS:
             tool.meta = {**(tool.meta or {}), "ui": {"resourceUri": PLAYER_URI}}
     return list(tools)
 

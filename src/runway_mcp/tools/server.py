@@ -25,7 +25,7 @@ from runway_mcp.tools.account import register_account_tools
 from runway_mcp.tools.catalog import register_catalog_tools, register_models_resource
 from runway_mcp.tools.context import AppContext
 from runway_mcp.tools.create import register_create_tools
-from runway_mcp.tools.player import bind_player, hide_apps_from_other_clients, player_extension
+from runway_mcp.tools.player import bind_player, hide_apps_from_other_clients, player_extension, register_player_tools
 from runway_mcp.tools.prompts import register_prompts
 from runway_mcp.tools.registry import ToolRegistry
 from runway_mcp.tools.surrogates import refuse_marked
@@ -84,12 +84,20 @@ def create_lease_seconds(settings: Settings) -> float:
 
 
 def tool_registry() -> ToolRegistry:
-    """Every tool the server offers, in the order clients list them."""
+    """Every tool the server offers a model, in the order clients list them."""
     tools = ToolRegistry()
     register_create_tools(tools)
     register_catalog_tools(tools)
     register_task_tools(tools)
     register_account_tools(tools)
+    return tools
+
+
+def server_registry() -> ToolRegistry:
+    """What the server registers: `tool_registry()`, then the player's app-only tool (hidden from clients
+    without MCP Apps), whose schemas are cached with the others."""
+    tools = tool_registry()
+    register_player_tools(tools)
     return tools
 
 
@@ -135,7 +143,7 @@ def build_server(
             await journal.aclose()
             await ledger.aclose()
 
-    tools = tool_registry()
+    tools = server_registry()
     mcp: MCPServer[AppContext] = MCPServer(
         "runway",
         title="Runway video (CometAPI)",
