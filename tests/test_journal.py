@@ -635,6 +635,58 @@ async def test_a_statement_the_loopback_cannot_run_goes_through_the_pool_and_the
         await journal.aclose()
 
 
+async def test_a_stalled_server_holds_up_its_create_and_not_the_event_loop(request: pytest.FixtureRequest) -> None:
+    """The loopback's statements wait on the event loop for a few milliseconds at most: with the server's
+    process stopped, other tasks still run, and the begin completes once the server goes on."""
+    import os
+    import signal
+
+    from runway_mcp.store.loopback import APPLICATION_NAME
+    from runway_mcp.store.postgres import PostgresBackend
+
+    cluster, url = pg_store(request)
+    journal = await Journal.open(lambda: PostgresBackend(url), lease_seconds=60)
+    try:
+        await proceed(journal, attempt("key-0"))  # the first begin also looks for dead senders (the generic path)
+        (pid,) = [
+            row[0]
+            for row in cluster.admin(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %(db)s AND application_name = %(app)s",
+                {"db": url.rsplit("/", 1)[1], "app": APPLICATION_NAME},
+            )
+        ]
+        decisions: list[Decision] = []
+        ticks: list[float] = []
+
+        async def begin() -> None:
+            decisions.append(await journal.begin(attempt(), cap=None, cap_per_owner=False))
+
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(begin)
+                started = time.monotonic()
+                while time.monotonic() - started < 2:  # other work, while the begin waits for the stopped server
+                    await anyio.sleep(0.01)
+                    ticks.append(time.monotonic())
+                assert decisions == []
+                os.kill(pid, signal.SIGCONT)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        gaps = [later - earlier for earlier, later in zip([started, *ticks], ticks, strict=False)]
+        assert max(gaps) < 1.0, f"the event loop was held for {max(gaps):.2f} s"
+        assert len(decisions) == 1 and isinstance(decisions[0], Proceed)
+        assert loopback_queries(cluster, url) == [postgres_fast_begin()]  # answered on the loopback, not the pool
+    finally:
+        await journal.aclose()
+
+
+def postgres_fast_begin() -> str:
+    from runway_mcp.store import postgres_fast
+
+    return postgres_fast._BEGIN.positional
+
+
 def store_count(cluster: PostgresCluster, url: str) -> int:
     rows = cluster.admin("SELECT count(*) FROM create_attempts", database=url.rsplit("/", 1)[1])
     return int(rows[0][0])

@@ -9,8 +9,13 @@ create's 0.45 ms of journal time on loopback (benchmark `journal`).
 
 Anything unusual hands the statement back to the caller (`None`), which runs it on its async pool
 through psycopg as usual: a value with a NUL character (libpq would cut it), a lock another writer
-holds, an error, a lost connection. After anything but a lock wait, this connection is closed for
-good; the pool serves from then on.
+holds, an error, a lost connection, or this connection busy with another call's statement. After
+anything but a lock wait or a busy connection, this connection is closed for good; the pool serves
+from then on.
+
+The answer is waited for right here for a few milliseconds (`SYNC_WAIT_SECONDS`), then on the event
+loop: a server that stalls (its disk, say, or a process stopped) holds up this one call, not the
+whole server.
 """
 
 from __future__ import annotations
@@ -18,11 +23,16 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import logging
-from collections.abc import Sequence
+import select
+import time
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, cast
+
+import anyio
 
 if TYPE_CHECKING:
     from psycopg import Connection
+    from psycopg.pq.abc import PGconn, PGresult
 
 __all__ = ["APPLICATION_NAME", "Loopback", "Statement"]
 
@@ -30,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 # How the connection shows in pg_stat_activity, for an administrator (and the tests).
 APPLICATION_NAME: Final = "runway-mcp journal (loopback)"
+# How long the event loop itself waits for an answer before it waits for it as one task among others.
+SYNC_WAIT_SECONDS: Final = 0.005
 # SQLSTATE of a lock wait cut short by `lock_timeout`: another writer holds the lock; the pool may wait.
 LOCK_NOT_AVAILABLE: Final = b"55P03"
 
@@ -51,6 +63,12 @@ class Loopback:
         self._conn: Connection[Any] | None = conn
         self._encoding = conn.info.encoding
         self._prepared: set[bytes] = set()
+        self._busy = False  # a statement's answer is being waited for
+        self._closing = False
+        # Waits for the answer by descriptor: poll() where there is one (select() refuses descriptors past 1023).
+        self._poll = select.poll() if hasattr(select, "poll") else None
+        if self._poll is not None:
+            self._poll.register(conn.pgconn.socket, select.POLLIN)
 
     @classmethod
     def connect(cls, url: str, kwargs: dict[str, Any]) -> Loopback | None:
@@ -70,10 +88,9 @@ class Loopback:
     def usable(self) -> bool:
         return self._conn is not None
 
-    def run(self, statement: Statement, values: dict[str, Any]) -> list[dict[str, str | None]] | None:
+    async def run(self, statement: Statement, values: dict[str, Any]) -> list[dict[str, str | None]] | None:
         """The statement's rows (each value as text), or None: the caller runs it elsewhere."""
-        conn = self._conn
-        if conn is None:
+        if self._conn is None or self._busy:
             return None
         try:
             arguments = [self._text(values[name]) for name in statement.names]
@@ -81,19 +98,28 @@ class Loopback:
             return None  # a NUL character: psycopg refuses it on the pool, with a clear error
         from psycopg import pq
 
+        self._busy = True
         try:
-            pgconn = conn.pgconn
             if statement.name not in self._prepared:
-                prepared = pgconn.prepare(statement.name, statement.positional.encode())
+                prepared = await self._exchange(lambda c: c.send_prepare(statement.name, statement.positional.encode()))
                 if prepared.status != pq.ExecStatus.COMMAND_OK:
                     self._give_up(prepared.get_error_message())
                     return None
                 self._prepared.add(statement.name)
             # NULL is None, as libpq takes it (psycopg's stub leaves None out of this signature).
-            result = pgconn.exec_prepared(statement.name, cast("list[bytes]", arguments))
-        except Exception as exc:  # the connection is gone (psycopg raises when libpq has no result at all)
+            result = await self._exchange(
+                lambda c: c.send_query_prepared(statement.name, cast("list[bytes]", arguments))
+            )
+        except Exception as exc:  # the connection is gone (psycopg raises when libpq reports a failure)
             self._give_up(f"{type(exc).__name__}: {exc}")
             return None
+        except BaseException:  # cancelled while waiting: the answer is still on its way, so nothing can follow it
+            self._give_up("a statement's wait was cancelled")
+            raise
+        finally:
+            self._busy = False
+            if self._closing:
+                self.close()
         if result.status == pq.ExecStatus.FATAL_ERROR:
             if result.error_field(pq.DiagnosticField.SQLSTATE) == LOCK_NOT_AVAILABLE:
                 return None
@@ -105,7 +131,36 @@ class Loopback:
             for row in range(result.ntuples)
         ]
 
+    async def _exchange(self, send: Callable[[PGconn], None]) -> PGresult:
+        """Send one command and read its one result: for `SYNC_WAIT_SECONDS` right here, then as a task."""
+        assert self._conn is not None
+        pgconn = self._conn.pgconn
+        send(pgconn)  # in blocking mode, the whole command is written before this returns
+        deadline = time.monotonic() + SYNC_WAIT_SECONDS
+        while pgconn.is_busy():
+            remaining = deadline - time.monotonic()
+            if remaining > 0:
+                if self._poll is not None:
+                    self._poll.poll(remaining * 1000)
+                else:
+                    select.select([pgconn.socket], [], [], remaining)
+            else:
+                await anyio.wait_readable(pgconn.socket)
+            pgconn.consume_input()  # raises when the connection is gone
+        results = []
+        while (result := pgconn.get_result()) is not None:
+            results.append(result)
+        if not results:
+            raise RuntimeError("the server answered nothing")
+        from psycopg import pq
+
+        failed = [r for r in results if r.status == pq.ExecStatus.FATAL_ERROR]  # the one worth reporting
+        return failed[0] if failed else results[0]
+
     def close(self) -> None:
+        if self._busy:  # a statement's answer is still awaited: closed when it comes (`run`'s finally)
+            self._closing = True
+            return
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(Exception):

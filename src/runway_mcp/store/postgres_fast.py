@@ -46,8 +46,9 @@ FastDecision = Literal["proceed", "taken", "cap"]
 LOST_CONNECTION_STATES: Final = ("08", "57P")
 POOL_MAX_SIZE: Final = 4
 # On a server on this host each statement first runs right on the event loop (as the SQLite journal
-# does): no task switch, no wake-up. Its lock wait is cut to this, so the loop never waits on another
-# writer; a statement that would wait goes to the async pool, which waits as long as `busy_timeout`.
+# does): no task switch, no wake-up, for an answer within a few milliseconds (a later one is awaited as
+# a task: store/loopback.py). Its lock wait is cut to this, so it never waits on another writer; a
+# statement that would wait goes to the async pool, which waits as long as `busy_timeout`.
 INLINE_LOCK_TIMEOUT: Final = "1ms"
 
 # S608: the only interpolation is BEGIN_FUNCTION, a constant; every value goes in as a parameter.
@@ -221,7 +222,7 @@ class FastPath:
         """Run one idempotent statement: right here on loopback when it need not wait, else on the pool, again
         on another connection while the one used was lost."""
         if self._loopback is not None:
-            rows = self._loopback.run(statement, params | {"lock_timeout": INLINE_LOCK_TIMEOUT})
+            rows = await self._loopback.run(statement, params | {"lock_timeout": INLINE_LOCK_TIMEOUT})
             if rows is not None:
                 return rows
         tries = POOL_MAX_SIZE + 1  # each pooled connection may have been cut (a restart cuts them all)
