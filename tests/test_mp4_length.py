@@ -108,6 +108,9 @@ def test_an_mp4_without_a_length_in_its_header_is_left_to_ffmpeg() -> None:
     assert length(fragmented) is None
     crowded = box(b"ftyp", b"isom\0\0\0\0") + box(b"free", b"") * MAX_BOXES + box(b"moov", mvhd(1000, 1000))
     assert length(crowded) is None  # too many boxes to walk: FFmpeg decides
+    tracks = box(b"trak", box(b"free", b"") * 10) * 3000  # each within bounds, too many reads in all
+    assert length(box(b"ftyp", b"isom\0\0\0\0") + box(b"moov", tracks + mvhd(1000, 1000))) is None
+    assert length(box(b"ftyp", b"isom\0\0\0\0") + box(b"moov", tracks[: 300 * 88] + mvhd(1000, 1000))) == 1.0
 
 
 def test_a_broken_mp4_says_why(tmp_path: Path) -> None:

@@ -23,9 +23,10 @@ __all__ = ["BrokenMp4", "mp4_seconds"]
 ReadAt = Callable[[int, int], bytes]
 # Types a file's first box has in MP4 and QuickTime files (QuickTime may start with any of its atoms).
 FIRST_BOXES: Final = frozenset({b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"})
-# Boxes looked at in any one container box: beyond, FFmpeg decides (a long fragmented clip has many at
-# the top, after its `moov`; a hostile file may have millions of empty ones).
+# Boxes looked at in any one container box, and reads of the file in all: beyond, FFmpeg decides (a long
+# fragmented clip has many boxes at the top, after its `moov`; a hostile file may have millions of empty ones).
 MAX_BOXES: Final = 4096
+MAX_READS: Final = 20_000
 
 
 class BrokenMp4(Exception):
@@ -38,6 +39,19 @@ class _TooManyBoxes(Exception):
 
 def mp4_seconds(read_at: ReadAt, size: int) -> float | None:
     """The clip's length in seconds; None when it is not an MP4 or its header gives no length."""
+    reads = 0
+
+    def read_at_most(offset: int, count: int) -> bytes:
+        nonlocal reads
+        reads += 1
+        if reads > MAX_READS:
+            raise _TooManyBoxes
+        return read_at(offset, count)
+
+    return _seconds_of(read_at_most, size)
+
+
+def _seconds_of(read_at: ReadAt, size: int) -> float | None:
     try:
         if size < 8 or read_at(4, 4) not in FIRST_BOXES:
             return None
