@@ -567,15 +567,16 @@ async def test_postgres_journal_survives_its_connections_being_cut(request: pyte
         await journal.aclose()
 
 
-def loopback_queries(cluster: PostgresCluster, url: str) -> list[str]:
-    """The last statement of each of the journal's loopback connections to this database."""
+def loopback_queries(cluster: PostgresCluster, url: str, *, started: bool = False) -> list[Any]:
+    """The last statement of each of the journal's loopback connections to this database (with when it
+    started, if `started`: a statement run again shows as the same text, but with a later start)."""
     from runway_mcp.store.loopback import APPLICATION_NAME
 
     rows = cluster.admin(
-        "SELECT query FROM pg_stat_activity WHERE datname = %(db)s AND application_name = %(app)s",
-        {"db": url.rsplit("/", 1)[1], "app": APPLICATION_NAME},
+        "SELECT query, query_start FROM pg_stat_activity WHERE datname = %(db)s AND application_name = %(app)s",
+        {"db": url.split("?")[0].rsplit("/", 1)[1], "app": APPLICATION_NAME},
     )
-    return [row[0] for row in rows]
+    return [(row[0], row[1]) if started else row[0] for row in rows]
 
 
 async def test_on_this_host_begin_and_finish_run_as_prepared_statements_on_one_connection(
@@ -611,6 +612,7 @@ async def test_a_statement_the_loopback_cannot_run_goes_through_the_pool_and_the
     journal = await Journal.open(lambda: PostgresBackend(url, busy_timeout=30), lease_seconds=60)
     try:
         await proceed(journal, attempt("key-0"))  # the first begin also looks for dead senders (the generic path)
+        ((_, before),) = loopback_queries(cluster, url, started=True)
         decisions: list[Decision] = []
 
         async def begin() -> None:
@@ -621,7 +623,8 @@ async def test_a_statement_the_loopback_cannot_run_goes_through_the_pool_and_the
                 group.start_soon(begin)
                 await anyio.sleep(0.5)
                 assert decisions == []  # waiting on the pool for the lock, not failed and not run
-                assert loopback_queries(cluster, url) == [postgres_fast._BEGIN.positional]
+                ((query, tried),) = loopback_queries(cluster, url, started=True)
+                assert query == postgres_fast._BEGIN.positional and tried > before  # tried here first, 1 ms
         assert len(decisions) == 1 and isinstance(decisions[0], Proceed)
 
         with pytest.raises(JournalUnavailable, match="NUL"):
@@ -655,6 +658,7 @@ async def test_a_stalled_server_holds_up_its_create_and_not_the_event_loop(reque
                 {"db": url.rsplit("/", 1)[1], "app": APPLICATION_NAME},
             )
         ]
+        ((_, before),) = loopback_queries(cluster, url, started=True)
         decisions: list[Decision] = []
         ticks: list[float] = []
 
@@ -676,7 +680,8 @@ async def test_a_stalled_server_holds_up_its_create_and_not_the_event_loop(reque
         gaps = [later - earlier for earlier, later in zip([started, *ticks], ticks, strict=False)]
         assert max(gaps) < 1.0, f"the event loop was held for {max(gaps):.2f} s"
         assert len(decisions) == 1 and isinstance(decisions[0], Proceed)
-        assert loopback_queries(cluster, url) == [postgres_fast_begin()]  # answered on the loopback, not the pool
+        ((query, after),) = loopback_queries(cluster, url, started=True)
+        assert query == postgres_fast_begin() and after > before  # this begin was answered on the loopback
     finally:
         await journal.aclose()
 
@@ -685,6 +690,74 @@ def postgres_fast_begin() -> str:
     from runway_mcp.store import postgres_fast
 
     return postgres_fast._BEGIN.positional
+
+
+async def test_a_database_in_another_encoding_decides_alike_on_both_paths(
+    request: pytest.FixtureRequest, postgres_cluster: PostgresCluster
+) -> None:
+    """An SQL_ASCII database hands text back as bytes unless the client asks for UTF-8: a begin with a
+    non-ASCII prompt must proceed, and the same key must then be taken, on the loopback and on the pool."""
+    from runway_mcp.store.postgres import PostgresBackend
+
+    name = f"ascii_{time.time_ns()}"
+    postgres_cluster.admin(
+        f"CREATE DATABASE {name} ENCODING 'SQL_ASCII' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'"
+    )
+    request.addfinalizer(lambda: postgres_cluster.drop_database(name))
+    url = postgres_cluster.database_url(name, password=PG_PASSWORD)
+    journal = await Journal.open(lambda: PostgresBackend(url, busy_timeout=30), lease_seconds=60)
+    try:
+        first = await proceed(journal, attempt("clé", prompt="neige sur la ville, 雪"))
+        assert isinstance(await journal.begin(attempt("clé"), cap=None, cap_per_owner=False), KeyTaken)
+
+        decisions: list[Decision] = []
+
+        async def begin(key: str) -> None:
+            decisions.append(await journal.begin(attempt(key, prompt="café"), cap=None, cap_per_owner=False))
+
+        async with anyio.create_task_group() as group:
+            with postgres_write_lock(url):  # these two wait on the pool
+                group.start_soon(begin, "clé")
+                group.start_soon(begin, "thé")
+                await anyio.sleep(0.5)
+        assert sorted(type(d).__name__ for d in decisions) == ["KeyTaken", "Proceed"]
+        await journal.finish(first, "created", task_id="task-1")
+        row = await journal.lookup("alice", "clé")
+        assert row is not None and (row.prompt, row.state, row.task_id) == (
+            "neige sur la ville, 雪",
+            "created",
+            "task-1",
+        )
+    finally:
+        await journal.aclose()
+
+
+def test_a_long_statement_is_sent_whole_on_the_loopback(request: pytest.FixtureRequest) -> None:
+    """psycopg keeps the connection non-blocking: a statement longer than the socket takes at once must
+    still go out whole (over a Unix socket, whose buffer is the smallest), and be answered."""
+    from runway_mcp.store import postgres_fast
+    from runway_mcp.store.postgres import PostgresBackend
+
+    cluster, url = pg_store(request)
+    socket_url = f"{url}?host={cluster.root}"  # the server's Unix socket directory
+
+    async def main() -> None:
+        journal = await Journal.open(lambda: PostgresBackend(socket_url), lease_seconds=60)
+        try:
+            await proceed(journal, attempt("key-0"))  # the first begin also looks for dead senders
+            ((_, before),) = loopback_queries(cluster, url, started=True)
+            big = attempt("key-1", prompt="snow " * 400_000)  # 2 MB
+            attempt_id = await proceed(journal, big)
+            ((query, after),) = loopback_queries(cluster, url, started=True)
+            assert query == postgres_fast._BEGIN.positional and after > before  # this begin, on the loopback
+            await journal.finish(attempt_id, "created", task_id="task-1")
+            assert loopback_queries(cluster, url) == [postgres_fast._FINISH.positional]
+            row = await journal.lookup("alice", "key-1")
+            assert row is not None and row.prompt == big.prompt and row.task_id == "task-1"
+        finally:
+            await journal.aclose()
+
+    anyio.run(main)
 
 
 def store_count(cluster: PostgresCluster, url: str) -> int:

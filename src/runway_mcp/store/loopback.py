@@ -132,23 +132,27 @@ class Loopback:
         ]
 
     async def _exchange(self, send: Callable[[PGconn], None]) -> PGresult:
-        """Send one command and read its one result: for `SYNC_WAIT_SECONDS` right here, then as a task."""
+        """Send one command and read its one result: for `SYNC_WAIT_SECONDS` right here, then as a task.
+
+        psycopg keeps its connections non-blocking, so a long command may not be written at once: it is
+        flushed as the socket takes it. Every read waits until libpq has a whole result (`is_busy`), so
+        nothing here blocks on the server.
+        """
         assert self._conn is not None
         pgconn = self._conn.pgconn
-        send(pgconn)  # in blocking mode, the whole command is written before this returns
+        send(pgconn)
         deadline = time.monotonic() + SYNC_WAIT_SECONDS
-        while pgconn.is_busy():
-            remaining = deadline - time.monotonic()
-            if remaining > 0:
-                if self._poll is not None:
-                    self._poll.poll(remaining * 1000)
-                else:
-                    select.select([pgconn.socket], [], [], remaining)
-            else:
-                await anyio.wait_readable(pgconn.socket)
-            pgconn.consume_input()  # raises when the connection is gone
+        while unsent := pgconn.flush():  # 1 while part of the command is still in libpq's buffer
+            await self._wait(pgconn.socket, deadline, writable=unsent > 0)
+            pgconn.consume_input()
         results = []
-        while (result := pgconn.get_result()) is not None:
+        while True:
+            while pgconn.is_busy():
+                await self._wait(pgconn.socket, deadline, writable=False)
+                pgconn.consume_input()  # raises when the connection is gone
+            result = pgconn.get_result()
+            if result is None:
+                break
             results.append(result)
         if not results:
             raise RuntimeError("the server answered nothing")
@@ -156,6 +160,17 @@ class Loopback:
 
         failed = [r for r in results if r.status == pq.ExecStatus.FATAL_ERROR]  # the one worth reporting
         return failed[0] if failed else results[0]
+
+    async def _wait(self, socket: int, deadline: float, *, writable: bool) -> None:
+        """Until the socket can be read (or written): right here until `deadline`, then as a task."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            await (anyio.wait_writable(socket) if writable else anyio.wait_readable(socket))
+        elif self._poll is not None:
+            self._poll.modify(socket, select.POLLIN | (select.POLLOUT if writable else 0))
+            self._poll.poll(remaining * 1000)
+        else:
+            select.select([socket], [socket] if writable else [], [], remaining)
 
     def close(self) -> None:
         if self._busy:  # a statement's answer is still awaited: closed when it comes (`run`'s finally)

@@ -160,6 +160,9 @@ class PostgresBackend:
             # No server-side prepared statements, and only transaction-scoped settings (see _lock): the
             # journal then also works through a transaction-pooling proxy such as PgBouncer.
             "prepare_threshold": None,
+            # Text in and out as UTF-8, whatever the database's own encoding: an SQL_ASCII database would
+            # otherwise hand text back as bytes, and a decision read as bytes would be misread.
+            "client_encoding": "utf8",
         }
         pool: ConnectionPool[Connection[DictRow]] = ConnectionPool(
             url,

@@ -159,6 +159,7 @@ class FastPath:
             "autocommit": True,  # each statement is its own transaction: one round trip, no BEGIN/COMMIT
             "connect_timeout": max(1, round(connect_timeout)),
             "prepare_threshold": None,
+            "client_encoding": "utf8",  # as store/postgres.py's connections: text is str, whatever the database's
         }
         pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
             url,
