@@ -130,13 +130,15 @@ def _fit(draw: ImageDraw.ImageDraw, text: str, width: int) -> str:
 def encode_jpeg(image: Image.Image, max_bytes: int) -> tuple[bytes, Image.Image]:
     """The image as a JPEG of at most `max_bytes`: lower quality first, then smaller, until it fits.
 
+    Baseline, with optimised Huffman tables: a progressive JPEG is only ~3 % smaller and takes twice as
+    long to encode, and a model reading the image gains nothing from its incremental display.
     Returns the JPEG and the image it shows; raises ValueError when even a small one does not fit.
     """
     current = image
     while True:
         for quality in JPEG_QUALITIES:
             buffer = io.BytesIO()
-            current.save(buffer, "JPEG", quality=quality, optimize=True, progressive=True)
+            current.save(buffer, "JPEG", quality=quality, optimize=True)
             if buffer.tell() <= max_bytes:
                 return buffer.getvalue(), current
         if current.width <= 64 or current.height <= 64:
