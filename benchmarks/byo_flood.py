@@ -14,10 +14,7 @@ flood against before it.
 
 from __future__ import annotations
 
-import os
 import secrets
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -35,13 +32,13 @@ from benchmarks.harness import (
     RunOptions,
     ScenarioResult,
     call,
+    http_server_process,
     memory_status,
     ratio,
     reset_peak,
     running_sandbox,
     sandbox_config,
     server_env,
-    until_listening,
 )
 
 REAL_KEY = "sk-bench-real-caller-7Hd2Qm9Xw4"
@@ -65,25 +62,15 @@ def sizes(quick: bool) -> tuple[int, int]:
 @asynccontextmanager
 async def byo_server(env: dict[str, str], options: RunOptions) -> AsyncIterator[tuple[int, str]]:
     """The BYO HTTP server as a process on a free port; yields its pid and its MCP endpoint."""
-    from benchmarks.concurrency import free_port
-
-    port = free_port()
-    http_env = {**os.environ, **env, "RUNWAY_MCP_HOST": "127.0.0.1", "RUNWAY_MCP_PORT": str(port)}
-    http_env.pop("RUNWAY_MCP_AUTH_TOKENS", None)
-    command = [sys.executable, "-m", "runway_mcp", "--transport", "streamable-http", "--byo-key"]
-    process = await anyio.open_process(
-        command, env=http_env, stdin=subprocess.DEVNULL, stdout=options.errlog, stderr=options.errlog
-    )
-    try:
-        await until_listening(process, port, START_SECONDS, "the BYO server")
-        yield process.pid, f"http://127.0.0.1:{port}/mcp"
-    finally:
-        process.terminate()
-        with anyio.move_on_after(10):
-            await process.wait()
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+    async with http_server_process(
+        env,
+        options,
+        flags=("--byo-key",),
+        seconds=START_SECONDS,
+        what="the BYO server",
+        unset=("RUNWAY_MCP_AUTH_TOKENS",),
+    ) as server:
+        yield server
 
 
 async def errand(url: str) -> float:

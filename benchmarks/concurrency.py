@@ -9,10 +9,6 @@ streamable-HTTP arm runs when `runway_mcp.remote.app` exists, and is skipped wit
 from __future__ import annotations
 
 import importlib.util
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -31,6 +27,7 @@ from benchmarks.harness import (
     RunOptions,
     ScenarioResult,
     call,
+    http_server_process,
     in_memory_settings,
     ratio,
     running_sandbox,
@@ -39,7 +36,6 @@ from benchmarks.harness import (
     server_env,
     stdio_server,
     succeeded_task,
-    until_listening,
 )
 from benchmarks.per_call import upstream_headers
 from runway_mcp.upstream.transport import make_http_client
@@ -106,38 +102,14 @@ def direct_get_call(http: httpx.AsyncClient, url: str) -> Call:
     return one
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @asynccontextmanager
 async def http_server(env: dict[str, str], options: RunOptions) -> AsyncIterator[str]:
     """`python -m runway_mcp --transport streamable-http` on a free loopback port; yields the MCP URL."""
-    port = free_port()
-    http_env = {
-        **os.environ,
-        **env,
-        "RUNWAY_MCP_HOST": "127.0.0.1",
-        "RUNWAY_MCP_PORT": str(port),
-        "RUNWAY_MCP_AUTH_TOKENS": HTTP_TOKEN,
-    }
-    command = [sys.executable, "-m", "runway_mcp", "--transport", "streamable-http"]
-    process = await anyio.open_process(
-        command, env=http_env, stdin=subprocess.DEVNULL, stdout=options.errlog, stderr=options.errlog
-    )
-    try:
-        await until_listening(process, port, HTTP_START_TIMEOUT_SECONDS, "the HTTP server")
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        process.terminate()
-        with anyio.move_on_after(10):
-            await process.wait()
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+    server_env = {**env, "RUNWAY_MCP_AUTH_TOKENS": HTTP_TOKEN}
+    async with http_server_process(
+        server_env, options, flags=(), seconds=HTTP_START_TIMEOUT_SECONDS, what="the HTTP server"
+    ) as (_, url):
+        yield url
 
 
 async def http_arm(

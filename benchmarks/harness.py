@@ -14,7 +14,9 @@ import itertools
 import json
 import math
 import os
+import socket
 import statistics
+import subprocess
 import sys
 import threading
 import uuid
@@ -355,6 +357,45 @@ def find_server_pid(tag: str) -> int:
         except (OSError, ValueError, IndexError):
             continue  # a process that ended meanwhile, or one we may not read
     raise RuntimeError(f"no child process carries {TAG_VARIABLE}={tag}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@asynccontextmanager
+async def http_server_process(
+    env: dict[str, str],
+    options: RunOptions,
+    *,
+    flags: Sequence[str],
+    seconds: float,
+    what: str,
+    unset: Sequence[str] = (),
+) -> AsyncIterator[tuple[int, str]]:
+    """`python -m runway_mcp --transport streamable-http <flags>` on a free loopback port, with `env` over this
+    process's environment less `unset`; yields its pid and its MCP URL once it listens, then stops it."""
+    port = free_port()
+    http_env = {**os.environ, **env, "RUNWAY_MCP_HOST": "127.0.0.1", "RUNWAY_MCP_PORT": str(port)}
+    for name in unset:
+        http_env.pop(name, None)
+    command = [sys.executable, "-m", "runway_mcp", "--transport", "streamable-http", *flags]
+    process = await anyio.open_process(
+        command, env=http_env, stdin=subprocess.DEVNULL, stdout=options.errlog, stderr=options.errlog
+    )
+    try:
+        await until_listening(process, port, seconds, what)
+        yield process.pid, f"http://127.0.0.1:{port}/mcp"
+    finally:
+        process.terminate()
+        with anyio.move_on_after(10):
+            await process.wait()
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
 
 
 async def until_listening(process: anyio.abc.Process, port: int, seconds: float, what: str) -> None:
