@@ -567,16 +567,21 @@ async def test_postgres_journal_survives_its_connections_being_cut(request: pyte
         await journal.aclose()
 
 
-def loopback_queries(cluster: PostgresCluster, url: str, *, started: bool = False) -> list[Any]:
-    """The last statement of each of the journal's loopback connections to this database (with when it
-    started, if `started`: a statement run again shows as the same text, but with a later start)."""
+def loopback_activity(cluster: PostgresCluster, url: str) -> list[tuple[int, str, Any]]:
+    """(pid, last statement, when it started) of each of the journal's loopback connections to this database."""
     from runway_mcp.store.loopback import APPLICATION_NAME
 
     rows = cluster.admin(
-        "SELECT query, query_start FROM pg_stat_activity WHERE datname = %(db)s AND application_name = %(app)s",
+        "SELECT pid, query, query_start FROM pg_stat_activity WHERE datname = %(db)s AND application_name = %(app)s",
         {"db": url.split("?")[0].rsplit("/", 1)[1], "app": APPLICATION_NAME},
     )
-    return [(row[0], row[1]) if started else row[0] for row in rows]
+    return [(row[0], row[1], row[2]) for row in rows]
+
+
+def loopback_queries(cluster: PostgresCluster, url: str, *, started: bool = False) -> list[Any]:
+    """The last statement of each loopback connection (with when it started, if `started`: a statement run
+    again shows as the same text, but with a later start)."""
+    return [(query, start) if started else query for _, query, start in loopback_activity(cluster, url)]
 
 
 async def test_on_this_host_begin_and_finish_run_as_prepared_statements_on_one_connection(
@@ -644,21 +649,14 @@ async def test_a_stalled_server_holds_up_its_create_and_not_the_event_loop(reque
     import os
     import signal
 
-    from runway_mcp.store.loopback import APPLICATION_NAME
+    from runway_mcp.store import postgres_fast
     from runway_mcp.store.postgres import PostgresBackend
 
     cluster, url = pg_store(request)
     journal = await Journal.open(lambda: PostgresBackend(url), lease_seconds=60)
     try:
         await proceed(journal, attempt("key-0"))  # the first begin also looks for dead senders (the generic path)
-        (pid,) = [
-            row[0]
-            for row in cluster.admin(
-                "SELECT pid FROM pg_stat_activity WHERE datname = %(db)s AND application_name = %(app)s",
-                {"db": url.rsplit("/", 1)[1], "app": APPLICATION_NAME},
-            )
-        ]
-        ((_, before),) = loopback_queries(cluster, url, started=True)
+        ((pid, _, before),) = loopback_activity(cluster, url)
         decisions: list[Decision] = []
         ticks: list[float] = []
 
@@ -681,15 +679,9 @@ async def test_a_stalled_server_holds_up_its_create_and_not_the_event_loop(reque
         assert max(gaps) < 1.0, f"the event loop was held for {max(gaps):.2f} s"
         assert len(decisions) == 1 and isinstance(decisions[0], Proceed)
         ((query, after),) = loopback_queries(cluster, url, started=True)
-        assert query == postgres_fast_begin() and after > before  # this begin was answered on the loopback
+        assert query == postgres_fast._BEGIN.positional and after > before  # this begin was answered on the loopback
     finally:
         await journal.aclose()
-
-
-def postgres_fast_begin() -> str:
-    from runway_mcp.store import postgres_fast
-
-    return postgres_fast._BEGIN.positional
 
 
 async def test_a_database_in_another_encoding_decides_alike_on_both_paths(
