@@ -71,8 +71,8 @@ def _seconds_of(read_at: ReadAt, size: int) -> float | None:
         movie = _child(read_at, *moov, b"mvhd")
         movie_scale = _timing(read_at, movie[0])[0] if movie is not None else 0
         for kind, start, end in _boxes(read_at, *moov):
-            if kind == b"trak" and _is_video(read_at, start, end):
-                return _track_seconds(read_at, start, end, movie_scale)
+            if kind == b"trak" and (media := _video_media(read_at, start, end)) is not None:
+                return _track_seconds(read_at, (start, end), media, movie_scale)
         return None
     except struct.error:  # a box cut short by the end of the file
         raise BrokenMp4("a box is cut short by the end of the file") from None
@@ -80,23 +80,23 @@ def _seconds_of(read_at: ReadAt, size: int) -> float | None:
         return None
 
 
-def _is_video(read_at: ReadAt, start: int, end: int) -> bool:
+def _video_media(read_at: ReadAt, start: int, end: int) -> tuple[int, int] | None:
+    """A track's `mdia` payload when it is a video track (its `hdlr` says `vide`), else None."""
     mdia = _child(read_at, start, end, b"mdia")
     handler = _child(read_at, *mdia, b"hdlr") if mdia is not None else None
     # hdlr: version and flags, pre_defined, then the handler type.
-    return handler is not None and read_at(handler[0] + 8, 4) == b"vide"
+    return mdia if handler is not None and read_at(handler[0] + 8, 4) == b"vide" else None
 
 
-def _track_seconds(read_at: ReadAt, start: int, end: int, movie_scale: int) -> float | None:
+def _track_seconds(read_at: ReadAt, track: tuple[int, int], media: tuple[int, int], movie_scale: int) -> float | None:
     """A video track's length when FFmpeg's three measures of it agree (see the module's docstring), else None."""
-    mdia = _child(read_at, start, end, b"mdia")
-    header = _child(read_at, *mdia, b"mdhd") if mdia is not None else None
-    if mdia is None or header is None:
+    header = _child(read_at, *media, b"mdhd")
+    if header is None:
         return None
     scale, duration = _timing(read_at, header[0])
-    if not scale or not duration or _sample_ticks(read_at, *mdia) != duration:
+    if not scale or not duration or _sample_ticks(read_at, *media) != duration:
         return None
-    edits = _child(read_at, start, end, b"edts")
+    edits = _child(read_at, *track, b"edts")
     if edits is not None and not (movie_scale and _plays_whole_media(read_at, *edits, duration * movie_scale, scale)):
         return None  # an edit's duration is in the movie's time scale: without one it cannot be read
     return duration / scale
